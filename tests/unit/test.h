@@ -1,0 +1,135 @@
+/* Minimal test harness: TEST(name) registers a test (constructor attribute), CHECK*
+ * record failures without stopping the test, SKIP() marks a test skipped with a reason.
+ * The binary prints one line per failure and a closing "name: N passed, N failed, N skipped";
+ * scripts/run-tests.sh sums those lines into the final "N passed, N failed" line CI reads.
+ * Tests run from the repository root. */
+#ifndef NEWT_TEST_H
+#define NEWT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef void (*test_fn)(void);
+typedef struct { const char *name; test_fn fn; } test_case;
+
+#define TEST_MAX 1024
+static test_case test_cases_[TEST_MAX];
+static int test_ncases_;
+static int test_cur_failed_, test_cur_skipped_;
+
+static inline void test_register_(const char *name, test_fn fn) {
+    if (test_ncases_ < TEST_MAX) test_cases_[test_ncases_++] = (test_case){name, fn};
+}
+
+#define TEST(name)                                                              \
+    static void test_##name(void);                                              \
+    __attribute__((constructor)) static void test_reg_##name(void) {            \
+        test_register_(#name, test_##name);                                     \
+    }                                                                           \
+    static void test_##name(void)
+
+#define CHECK(cond)                                                             \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
+            test_cur_failed_++;                                                 \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                    \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);   \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fputc('\n', stderr);                                                \
+            test_cur_failed_++;                                                 \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                      \
+    do {                                                                        \
+        long long a_ = (long long)(a), b_ = (long long)(b);                     \
+        CHECK_MSG(a_ == b_, "%lld != %lld", a_, b_);                            \
+    } while (0)
+
+#define CHECK_EQ_STR(a, b)                                                      \
+    do {                                                                        \
+        const char *a_ = (a), *b_ = (b);                                        \
+        CHECK_MSG(a_ && b_ && strcmp(a_, b_) == 0, "\"%s\" != \"%s\"",          \
+                  a_ ? a_ : "(null)", b_ ? b_ : "(null)");                      \
+    } while (0)
+
+/* Substring check, e.g. that an error message names the offending key. */
+#define CHECK_CONTAINS(hay, needle)                                             \
+    do {                                                                        \
+        const char *h_ = (hay), *n_ = (needle);                                 \
+        CHECK_MSG(h_ && n_ && strstr(h_, n_), "\"%s\" does not contain \"%s\"", \
+                  h_ ? h_ : "(null)", n_ ? n_ : "(null)");                      \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                   \
+    do {                                                                        \
+        double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);          \
+        CHECK_MSG(fabs(a_ - b_) <= t_, "%.9g vs %.9g (tol %.3g)", a_, b_, t_);  \
+    } while (0)
+
+#define SKIP(...)                                                               \
+    do {                                                                        \
+        fprintf(stderr, "  SKIP: ");                                            \
+        fprintf(stderr, __VA_ARGS__);                                           \
+        fputc('\n', stderr);                                                    \
+        test_cur_skipped_ = 1;                                                  \
+        return;                                                                 \
+    } while (0)
+
+/* ../shared (reference material) when present; NEWT_SHARED overrides. NULL if absent. */
+static inline const char *test_shared_dir(void) {
+    const char *env = getenv("NEWT_SHARED");
+    const char *dir = env && *env ? env : "../shared";
+    struct stat sb;
+    return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? dir : NULL;
+}
+
+/* A fresh temporary directory for the test's files (removed by the OS, not by us). */
+static inline const char *test_tmpdir(void) {
+    static char path[256];
+    if (!path[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/newt-test-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(path)) { perror("mkdtemp"); exit(2); }
+    }
+    return path;
+}
+
+static inline int test_main_(const char *prog) {
+    const char *only = getenv("TEST_ONLY");
+    int passed = 0, failed = 0, skipped = 0;
+    const char *base = strrchr(prog, '/');
+    base = base ? base + 1 : prog;
+    for (int i = 0; i < test_ncases_; i++) {
+        if (only && *only && !strstr(test_cases_[i].name, only)) continue;
+        test_cur_failed_ = 0;
+        test_cur_skipped_ = 0;
+        test_cases_[i].fn();
+        if (test_cur_failed_) {
+            failed++;
+            fprintf(stderr, "FAILED %s.%s\n", base, test_cases_[i].name);
+        } else if (test_cur_skipped_) {
+            skipped++;
+            fprintf(stderr, "skipped %s.%s\n", base, test_cases_[i].name);
+        } else {
+            passed++;
+        }
+    }
+    printf("%s: %d passed, %d failed, %d skipped\n", base, passed, failed, skipped);
+    return failed ? 1 : 0;
+}
+
+#define TEST_MAIN() \
+    int main(int argc, char **argv) { (void)argc; return test_main_(argv[0]); }
+
+#endif
