@@ -60,7 +60,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnewt.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libnewt.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libnewt.a tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
