@@ -12,7 +12,7 @@ TEST(init_sets_openmp_and_openblas_to_the_same_count) {
     CHECK_EQ_INT(nt_threads_init(2), 2);
     CHECK_EQ_INT(omp_get_max_threads(), 2);
     CHECK_EQ_INT(nt_threads_count(), 2);
-    /* With the OpenMP build, OpenBLAS follows; with a pthreads build it has its own count. */
+    /* set explicitly by init, whichever OpenBLAS build is linked */
     CHECK_EQ_INT(openblas_get_num_threads(), 2);
     int used = 0;
 #pragma omp parallel
