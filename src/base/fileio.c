@@ -162,11 +162,14 @@ bool nt_is_dir(const char *path) {
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* Unlike os.path.join, an absolute b does not discard a: parts come from config keys and a
+ * stray leading '/' should not escape the output directory. */
 char *nt_path_join(const char *a, const char *b) {
     size_t na = strlen(a);
     while (na > 1 && a[na - 1] == '/') na--;
     while (*b == '/') b++;
-    return nt_xasprintf("%.*s/%s", (int)na, a, b);
+    const char *sep = na == 0 || a[na - 1] == '/' ? "" : "/"; /* "" or the root "/" */
+    return nt_xasprintf("%.*s%s%s", (int)na, a, sep, b);
 }
 
 nt_status nt_mkdirs(const char *path, nt_err *err) {

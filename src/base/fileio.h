@@ -39,7 +39,7 @@ nt_status nt_write_file_atomic(const char *path, const void *data, size_t n, nt_
 
 bool nt_path_exists(const char *path);
 bool nt_is_dir(const char *path);
-/* Joins two path parts with one '/', in a fresh heap string. */
+/* Joins two path parts with one '/' (an empty a gives b), in a fresh heap string. */
 char *nt_path_join(const char *a, const char *b);
 /* mkdir -p. */
 nt_status nt_mkdirs(const char *path, nt_err *err);
