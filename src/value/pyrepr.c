@@ -45,7 +45,7 @@ static int shortest_digits(double a, char dig[24]) {
         uint64_t m = 0;
         const char *q = s;
         for (; *q != 'e'; q++)
-            if (*q != '.') m = m * 10 + (uint64_t)(*q - '0');
+            if (*q >= '0' && *q <= '9') m = m * 10 + (uint64_t)(*q - '0'); /* any decimal point */
         int scale = atoi(q + 1) - (p - 1); /* a ~ m * 10^scale, m has p digits */
         if (strtod(s, NULL) == a) return set_digits(m, scale, dig);
         if (!pow2) continue;
