@@ -42,7 +42,8 @@ typedef struct {
 /* Python json.dumps(x, ensure_ascii=False) defaults. */
 #define JSON_OPTS_PY ((json_opts){.indent = -1, .ensure_ascii = false})
 
-/* Appends the serialization of v to b. NaN/Infinity are written as Python does. */
+/* Appends the serialization of v to b. NaN/Infinity are written as Python does. o may be
+ * NULL (JSON_OPTS_PY). */
 void json_dump(nt_buf *b, const val *v, const json_opts *o);
 /* Convenience: a fresh NUL-terminated string (len optional). */
 char *json_dumps(const val *v, const json_opts *o, size_t *len);

@@ -239,6 +239,13 @@ TEST(dump_separators_and_indent) {
     check_dump("{}", (json_opts){.indent = 4}, "{}");
     check_dump("[true, false, -7, 1e16, 0.5]", JSON_OPTS_PY, "[true, false, -7, 1e+16, 0.5]");
     check_dump("[NaN, Infinity, -Infinity, -0.0]", JSON_OPTS_PY, "[NaN, Infinity, -Infinity, -0.0]");
+    check_dump("{\"k\": [1]}", (json_opts){.indent = 1, .item_sep = ", ", .key_sep = " = "},
+               "{\n \"k\" = [\n  1\n ]\n}");
+    val *v = parse_ok("{\"a\": \"\u00e9\"}");
+    char *s = json_dumps(v, NULL, NULL); /* NULL options: json.dumps(v, ensure_ascii=False) */
+    CHECK_EQ_STR(s, "{\"a\": \"\xc3\xa9\"}");
+    free(s);
+    val_unref(v);
 }
 
 TEST(dump_string_escapes_both_modes) {
