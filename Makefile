@@ -8,7 +8,11 @@ NATIVE   ?= 0
 CSTD     := -std=c17 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INCLUDES := -Isrc
-LIBS     := -lopenblas -lyaml -lpcre2-8 -lm -lpthread
+# Link the OpenMP build of OpenBLAS by its own directory, so that whatever the system's
+# libblas alternative points at, BLAS and newt's kernels share one OpenMP thread pool.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_DIR := /usr/lib/$(MULTIARCH)/openblas-openmp
+LIBS     := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lpcre2-8 -lm -lpthread
 
 ifeq ($(origin CC),default)
 CC := gcc
