@@ -1,8 +1,11 @@
 /* newt command-line entry point: dispatches to one function per command. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/threads.h"
 #include "cli/cli.h"
 
 #define NEWT_VERSION "0.1.0"
@@ -29,12 +32,43 @@ void cli_error(const char *fmt, ...) {
 
 static void usage(FILE *out) {
     fprintf(out, "newt %s: fine-tuning for Mistral Small 4-class models\n\n", NEWT_VERSION);
-    fprintf(out, "usage: newt <command> [options]   (newt <command> --help for details)\n\n");
+    fprintf(out, "usage: newt [-v|-q] [--threads N] <command> [options]\n"
+                 "       (newt <command> --help for details)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].help);
 }
 
+/* Global options before the command: verbosity and the one thread count shared by OpenMP
+ * kernels and OpenBLAS. Returns the index of the command word, or -1 on a usage error. */
+static int global_options(int argc, char **argv) {
+    int i = 1, threads = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            nt_log_set_level(NT_LOG_DEBUG);
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+            nt_log_set_level(NT_LOG_WARN);
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+            if (threads <= 0) {
+                cli_error("--threads: expected a positive number, got '%s'", argv[i]);
+                return -1;
+            }
+        } else {
+            break; /* --help, --version and unknown options are handled by the caller */
+        }
+    }
+    nt_threads_init(threads);
+    if (nt_threads_blas_conflict())
+        nt_log(NT_LOG_WARN, "the linked OpenBLAS is not its OpenMP build: BLAS and newt's "
+                            "kernels will run two thread pools against each other");
+    return i;
+}
+
 int main(int argc, char **argv) {
+    int first = global_options(argc, argv);
+    if (first < 0) return 2;
+    argc -= first - 1;
+    argv += first - 1;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef void (*test_fn)(void);
@@ -103,6 +104,45 @@ static inline const char *test_tmpdir(void) {
         if (!mkdtemp(path)) { perror("mkdtemp"); exit(2); }
     }
     return path;
+}
+
+/* The newt binary of the same build as this test (build/<x>/tests/test_y -> build/<x>/newt). */
+static inline const char *test_newt_bin(void) {
+    static char path[4096];
+    if (!path[0]) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
+        if (n <= 0) return "newt";
+        path[n] = '\0';
+        char *slash = strrchr(path, '/');
+        if (slash) *slash = '\0';
+        slash = strrchr(path, '/');
+        if (slash) strcpy(slash, "/newt");
+    }
+    return path;
+}
+
+/* Runs a shell command, captures stdout (and stderr when merge_stderr) into a heap string.
+ * Returns the exit status (-1 if it could not run). */
+static inline int test_run(const char *cmd, char **out) {
+    FILE *p = popen(cmd, "r");
+    *out = NULL;
+    if (!p) return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    size_t r;
+    while ((r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += r;
+        if (cap - len < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+    }
+    buf[len] = '\0';
+    *out = buf;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static inline int test_main_(const char *prog) {
