@@ -1,0 +1,20 @@
+/* Internal to src/tensor: the x86-64 AVX2/F16C kernels (simd_x86.c) and the check that picks
+ * them. On other architectures tn_simd_avx2() is false and the kernels are never called.
+ * Each kernel matches its portable loop bit for bit. */
+#ifndef NEWT_TENSOR_SIMD_H
+#define NEWT_TENSOR_SIMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True when the CPU has AVX2, FMA and F16C (every x86-64 since Haswell / Zen). */
+bool tn_simd_avx2(void);
+
+void tn_bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
+void tn_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
+void tn_f8e4m3_scaled_to_f32_avx2(const uint8_t *src, float scale, float *dst, size_t n);
+/* dst[2j] = lut[src[j] >> 4], dst[2j+1] = lut[src[j] & 15] for j < nbytes. */
+void tn_nibbles_lut_avx2(const uint8_t *src, const float lut[16], float *dst, size_t nbytes);
+
+#endif
