@@ -230,7 +230,14 @@ TEST(f32_encode_vs_python) {
         case 2: u = (u & 0xffffe000u) | 0x1000u; break;           /* f16 ties */
         case 3: u = (u & 0x80000000u) | (0x33000000u + u % 0x0c000000u); break; /* f16 range */
         case 4: u = (u & 0x80000000u) | (0x3a000000u + u % 0x0a000000u); break; /* fp8 range */
-        case 5: u = (u & 0xfff00000u) | 0x80000u; u = (u & 0x807fffffu) | (0x3a000000u + (u & 0x07800000u)); break;
+        case 5: { /* e4m3fn midpoints between adjacent codes, and one f32 ulp either side */
+            int c = (int)(u % 127u); /* 0x7e's upper neighbour is the 480 grid point */
+            float lo = tn_f8e4m3_to_f32((uint8_t)c);
+            float up = c == 0x7e ? 480.0f : tn_f8e4m3_to_f32((uint8_t)(c + 1));
+            uint32_t mid = tn_f32_bits((lo + up) * 0.5f) + (u >> 8) % 3u - 1u;
+            u = (u & 0x80000000u) | mid;
+            break;
+        }
         default: break;
         }
         x[i] = fb(u);
