@@ -55,28 +55,36 @@ static nt_status check_args(tn_dtype dt, const int64_t *shape, int ndim, size_t 
 
 /* One block: absmax (NaNs ignored, as CUDA fmaxf) and the packed codes. blocksize is even,
  * so a block starts on a byte boundary; x holds the block as f32. */
-static float quantize_block(const float *x, size_t len, uint8_t *packed) {
+static float quantize_block(const float *x, size_t len, uint8_t *packed, bool simd) {
+    uint8_t q[4096];
     float amax = 0.0f;
-    for (size_t i = 0; i < len; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float inv = 1.0f / amax; /* 0 -> inf; 0 * inf = NaN -> code 0 -> dequantizes to -0 */
-    for (size_t i = 0; i < len; i += 2) {
-        uint8_t hi = tn_nf4_code_of(x[i] * inv);
-        uint8_t lo = i + 1 < len ? tn_nf4_code_of(x[i + 1] * inv) : 0;
-        packed[i / 2] = (uint8_t)(hi << 4 | lo);
+    if (simd) {
+        amax = tn_absmax_avx2(x, len);
+    } else {
+        for (size_t i = 0; i < len; i++) amax = fmaxf(amax, fabsf(x[i]));
     }
+    float inv = 1.0f / amax; /* 0 -> inf; 0 * inf = NaN -> code 0 -> dequantizes to -0 */
+    if (simd) {
+        tn_nf4_codes_avx2(x, len, inv, tn_nf4_thresholds, q);
+    } else {
+        for (size_t i = 0; i < len; i++) q[i] = tn_nf4_code_of(x[i] * inv);
+    }
+    for (size_t i = 0; i < len; i += 2)
+        packed[i / 2] = (uint8_t)(q[i] << 4 | (i + 1 < len ? q[i + 1] : 0));
     return amax;
 }
 
 static nt_status quantize_blocks(tn_dtype dt, const void *src, tn_nf4 *qt) {
     size_t esz = tn_dtype_nbytes(dt, 1);
     long long nb = (long long)qt->nblocks;
+    bool simd = tn_simd_avx2();
 #pragma omp parallel for schedule(static)
     for (long long b = 0; b < nb; b++) {
         float x[4096];
         size_t start = (size_t)b * qt->blocksize;
         size_t len = qt->n - start < qt->blocksize ? qt->n - start : qt->blocksize;
         tn_to_f32(dt, (const char *)src + start * esz, x, len, NULL); /* dt checked */
-        qt->absmax[b] = quantize_block(x, len, qt->packed + start / 2);
+        qt->absmax[b] = quantize_block(x, len, qt->packed + start / 2, simd);
     }
     return NT_OK;
 }
@@ -139,14 +147,15 @@ float tn_nf4_block_absmax(const tn_nf4 *qt, size_t b) {
 }
 
 /* Elements [start, start+count) that all lie in block b: one scaled table, then nibbles. */
-static void dequant_in_block(const tn_nf4 *qt, size_t b, size_t start, size_t count, float *dst) {
+static void dequant_in_block(const tn_nf4 *qt, size_t b, size_t start, size_t count, float *dst,
+                             bool simd) {
     float lut[16], amax = tn_nf4_block_absmax(qt, b);
     for (int k = 0; k < 16; k++) lut[k] = qt->quant_map[k] * amax;
     const uint8_t *p = qt->packed;
     size_t i = start, end = start + count;
     if (i < end && (i & 1)) *dst++ = lut[p[i++ / 2] & 15];
     size_t nbytes = (end - i) / 2;
-    if (tn_simd_avx2()) {
+    if (simd) {
         tn_nibbles_lut_avx2(p + i / 2, lut, dst, nbytes);
     } else {
         for (size_t j = 0; j < nbytes; j++) {
@@ -161,10 +170,11 @@ static void dequant_in_block(const tn_nf4 *qt, size_t b, size_t start, size_t co
 
 void tn_nf4_dequant(const tn_nf4 *qt, size_t start, size_t count, float *dst) {
     size_t i = start, end = start + count;
+    bool simd = tn_simd_avx2();
     while (i < end) {
         size_t b = i / qt->blocksize, bend = (b + 1) * qt->blocksize;
         size_t len = (bend < end ? bend : end) - i;
-        dequant_in_block(qt, b, i, len, dst);
+        dequant_in_block(qt, b, i, len, dst, simd);
         dst += len;
         i += len;
     }

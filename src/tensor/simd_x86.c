@@ -3,6 +3,10 @@
  * handles whole vectors and leaves the tail to the portable scalar code of fp.h. */
 #include "tensor/simd.h"
 
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "tensor/fp.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -11,6 +15,8 @@
 #define TN_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 bool tn_simd_avx2(void) {
+    const char *force = getenv("NEWT_SIMD");
+    if (force && strcmp(force, "portable") == 0) return false;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            __builtin_cpu_supports("f16c");
 }
@@ -77,6 +83,41 @@ TN_AVX2 void tn_nibbles_lut_avx2(const uint8_t *src, const float lut[16], float 
     }
 }
 
+TN_AVX2 float tn_absmax_avx2(const float *x, size_t n) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = 0;
+    /* maxps returns its second operand when either is NaN: a NaN x leaves acc unchanged. */
+    for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), acc);
+    float lanes[8], m = 0.0f;
+    _mm256_storeu_ps(lanes, acc);
+    for (int k = 0; k < 8; k++) m = fmaxf(m, lanes[k]);
+    for (; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+TN_AVX2 void tn_nf4_codes_avx2(const float *x, size_t n, float inv, const float thresholds[15],
+                               uint8_t *q) {
+    __m256 t[15];
+    for (int k = 0; k < 15; k++) t[k] = _mm256_set1_ps(thresholds[k]);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xs = _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv);
+        __m256i c = _mm256_setzero_si256();
+        for (int k = 0; k < 15; k++) /* a true compare is all ones = -1 */
+            c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(xs, t[k], _CMP_GT_OQ)));
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packus_epi16(w, w));
+    }
+    for (; i < n; i++) {
+        float xs = x[i] * inv;
+        int c = 0;
+        for (int k = 0; k < 15; k++) c += xs > thresholds[k];
+        q[i] = (uint8_t)c;
+    }
+}
+
 #else
 
 bool tn_simd_avx2(void) { return false; }
@@ -87,6 +128,11 @@ void tn_f8e4m3_scaled_to_f32_avx2(const uint8_t *src, float scale, float *dst, s
 }
 void tn_nibbles_lut_avx2(const uint8_t *src, const float lut[16], float *dst, size_t nbytes) {
     (void)src, (void)lut, (void)dst, (void)nbytes;
+}
+float tn_absmax_avx2(const float *x, size_t n) { (void)x, (void)n; return 0.0f; }
+void tn_nf4_codes_avx2(const float *x, size_t n, float inv, const float thresholds[15],
+                       uint8_t *q) {
+    (void)x, (void)n, (void)inv, (void)thresholds, (void)q;
 }
 
 #endif

@@ -185,6 +185,57 @@ TEST(nf4_dequant_rows_tiles) {
     tn_nf4_free(&qt);
 }
 
+/* The quantizer (SIMD or not) against the scalar definition, on awkward data: NaNs, ±inf,
+ * zero blocks, ties exactly at thresholds, a partial last block of odd length. */
+TEST(nf4_quantize_matches_definition) {
+    enum { N = 64 * 9 + 13 };
+    static float x[N];
+    uint64_t s = 99;
+    for (int i = 0; i < N; i++) x[i] = (float)py_oracle_gauss(&s);
+    for (int i = 64; i < 128; i++) x[i] = 0.0f;                      /* zero block */
+    x[130] = NAN, x[140] = NAN, x[200] = INFINITY, x[300] = -INFINITY; /* blocks 2, 3, 4 */
+    for (int i = 320; i < 384; i++) x[i] = 0.5f;
+    for (int i = 0; i < 15; i++) x[320 + i] = tn_nf4_thresholds[i]; /* block 5: absmax 1 */
+    x[383] = -1.0f;
+    tn_nf4 qt;
+    int64_t shape[1] = {N};
+    CHECK_EQ_INT(tn_nf4_quantize(TN_F32, x, shape, 1, 64, false, &qt, NULL), NT_OK);
+    for (size_t b = 0; b < qt.nblocks; b++) {
+        float amax = 0.0f;
+        for (size_t i = b * 64; i < N && i < b * 64 + 64; i++) amax = fmaxf(amax, fabsf(x[i]));
+        CHECK_MSG(tn_f32_bits(qt.absmax[b]) == tn_f32_bits(amax), "block %zu", b);
+        for (size_t i = b * 64; i < N && i < b * 64 + 64; i++) {
+            uint8_t byte = qt.packed[i / 2], got = i % 2 ? byte & 15 : byte >> 4;
+            CHECK_MSG(got == tn_nf4_code_of(x[i] * (1.0f / amax)), "element %zu", i);
+        }
+    }
+    for (int i = 0; i < 15; i++) CHECK_EQ_INT(qt.packed[(320 + i) / 2] >> (i % 2 ? 0 : 4) & 15, i);
+    CHECK_EQ_INT(qt.packed[N / 2] & 15, 0); /* padding nibble */
+    tn_nf4_free(&qt);
+}
+
+/* NEWT_SIMD=portable forces the portable loops: both paths give identical bytes and floats. */
+TEST(nf4_portable_and_simd_paths_agree) {
+    enum { N = 64 * 40 + 7 };
+    static float x[N], w[2][N];
+    uint64_t s = 5;
+    for (int i = 0; i < N; i++) x[i] = (float)py_oracle_gauss(&s);
+    x[77] = NAN;
+    tn_nf4 qt[2];
+    int64_t shape[1] = {N};
+    for (int k = 0; k < 2; k++) {
+        if (k) setenv("NEWT_SIMD", "portable", 1);
+        CHECK_EQ_INT(tn_nf4_quantize(TN_F32, x, shape, 1, 64, true, &qt[k], NULL), NT_OK);
+        tn_nf4_dequant(&qt[k], 3, N - 3, w[k]);
+        unsetenv("NEWT_SIMD");
+    }
+    CHECK(memcmp(qt[0].packed, qt[1].packed, (N + 1) / 2) == 0);
+    CHECK(memcmp(qt[0].absmax_q, qt[1].absmax_q, qt[0].nblocks) == 0);
+    CHECK(memcmp(w[0], w[1], (N - 3) * sizeof(float)) == 0);
+    tn_nf4_free(&qt[0]);
+    tn_nf4_free(&qt[1]);
+}
+
 /* Appendix A, signed rows 0..127 (the rest mirrors) and the unsigned table. */
 static const char *k_signed_map =
     "bf7e3333 bf7a999a bf770000 bf736666 bf6fcccd bf6c3333 bf68999a bf650000 bf616666 bf5dcccd bf5a3333 bf56999a bf530000 bf4f6666 bf4bcccd bf483333 "
