@@ -76,6 +76,12 @@ void tn_nf4_dequant_rows(const tn_nf4 *qt, size_t row0, size_t nrows, float *dst
  * order and float repr exact. Fresh heap string (nt_xmalloc); *len (optional) its length. */
 char *tn_nf4_quant_state_json(const tn_nf4 *qt, size_t *len);
 
+/* Reads quant_state JSON (the bytes of X.weight.quant_state.bitsandbytes__nf4) into qt's
+ * metadata: ndim, shape, n, blocksize, nblocks, dtype, double_quant, nested_blocksize, nnested,
+ * nested_offset. Arrays and maps are left NULL/zero for the loader to attach. Errors name the
+ * key at fault; FP4 states are NT_EUNSUPPORTED. */
+nt_status tn_nf4_parse_quant_state(const char *json, size_t len, tn_nf4 *qt, nt_err *err);
+
 /* Storage bits per parameter (packed nibbles + absmax / codes + nested absmax, tables not
  * counted): 4.5 for blocksize 64, 4.127 with double quant. */
 double tn_nf4_bits_per_param(const tn_nf4 *qt);

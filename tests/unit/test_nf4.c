@@ -434,6 +434,56 @@ TEST(nf4_quant_state_json) {
     tn_nf4_free(&qt);
 }
 
+TEST(nf4_quant_state_parse_roundtrip) {
+    static const char *k[] = {
+        "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": "
+        "[128, 4096, 2048], \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", "
+        "\"nested_offset\": 0.012345679104328156}",
+        "{\"quant_type\": \"nf4\", \"blocksize\": 128, \"dtype\": \"float16\", \"shape\": [7, 3]}",
+    };
+    for (int i = 0; i < 2; i++) {
+        tn_nf4 qt;
+        nt_err err = {0};
+        CHECK_EQ_INT(tn_nf4_parse_quant_state(k[i], strlen(k[i]), &qt, &err), NT_OK);
+        char *js = tn_nf4_quant_state_json(&qt, NULL);
+        CHECK_EQ_STR(js, k[i]);
+        free(js);
+        if (i == 0) {
+            CHECK(qt.double_quant && qt.ndim == 3 && qt.n == (size_t)128 * 4096 * 2048);
+            CHECK_EQ_INT(qt.nblocks, (size_t)128 * 4096 * 2048 / 64);
+            CHECK_EQ_INT(qt.nnested, (size_t)128 * 4096 * 2048 / 64 / 256);
+            CHECK(qt.nested_offset == 0.0123456789f);
+        } else {
+            CHECK(!qt.double_quant && qt.dtype == TN_F16 && qt.nblocks == 1 && qt.blocksize == 128);
+        }
+        tn_nf4_free(&qt);
+    }
+}
+
+TEST(nf4_quant_state_parse_errors) {
+    static const struct { const char *json, *msg; nt_status code; } k[] = {
+        {"{\"quant_type\": \"fp4\", \"blocksize\": 64}", "\"fp4\"", NT_EUNSUPPORTED},
+        {"{\"blocksize\": 64}", "'quant_type' is missing", NT_EINVAL},
+        {"[1, 2]", "not a JSON object", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 96, \"dtype\": \"float32\", \"shape\": [2]}", "power of two", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64.0}", "'blocksize'", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"int8\", \"shape\": [2]}", "'dtype'", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [2, -1]}", "'shape'[1]", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": []}", "'shape'", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [2], \"nested_offset\": 1.0}", "'nested_blocksize'", NT_EINVAL},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [2], \"nested_blocksize\": 256, \"nested_dtype\": \"float16\", \"nested_offset\": 1.0}", "'nested_dtype'", NT_EUNSUPPORTED},
+        {"{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [2], \"nested_blocksize\": 256, \"nested_dtype\": \"float32\"}", "'nested_offset'", NT_EINVAL},
+        {"{\"quant_type\": ", "quant_state: ", NT_EPARSE},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        tn_nf4 qt;
+        nt_err err = {0};
+        CHECK_EQ_INT(tn_nf4_parse_quant_state(k[i].json, strlen(k[i].json), &qt, &err), k[i].code);
+        CHECK_CONTAINS(err.msg, k[i].msg);
+        CHECK(qt.n == 0 && qt.packed == NULL);
+    }
+}
+
 /* Strings from Python 3's repr() of the same doubles. */
 TEST(py_float_repr_matches_python) {
     static const struct { double x; const char *s; } k[] = {
