@@ -5,8 +5,14 @@
  * wins at the first key's position (Python dict semantics). Errors name line and column.
  *
  * Serialization reproduces Python's json.dumps byte for byte for the same value (chat
- * templates' `tojson` depends on it): separators ", " and ": " (or "," / ":" when indenting
- * or when set), floats as Python's repr, key order kept unless sort_keys. */
+ * templates' `tojson` depends on it): separators ", " and ": " ("," and ": " when
+ * indenting, or as set), floats as Python's repr, NaN/Infinity/-Infinity, key order kept
+ * unless sort_keys. Strings: \" \\ \n \r \t \b \f, \u00XX for other controls; with
+ * ensure_ascii everything outside ' '..'~' as \uXXXX (lower-case hex, surrogate pairs),
+ * without it raw UTF-8. Where Python and C differ: a lone surrogate is always written as
+ * \udXXX (raw it would be invalid UTF-8), invalid UTF-8 bytes as U+FFFD, a container
+ * inside itself as null (Python raises). Integers beyond int64 were read as doubles and so
+ * print as floats. See docs/formats.md. */
 #ifndef NEWT_FORMATS_JSON_H
 #define NEWT_FORMATS_JSON_H
 
@@ -36,13 +42,15 @@ typedef struct {
 /* Python json.dumps(x, ensure_ascii=False) defaults. */
 #define JSON_OPTS_PY ((json_opts){.indent = -1, .ensure_ascii = false})
 
-/* Appends the serialization of v to b. NaN/Infinity are written as Python does. */
+/* Appends the serialization of v to b. NaN/Infinity are written as Python does. o may be
+ * NULL (JSON_OPTS_PY). */
 void json_dump(nt_buf *b, const val *v, const json_opts *o);
 /* Convenience: a fresh NUL-terminated string (len optional). */
 char *json_dumps(const val *v, const json_opts *o, size_t *len);
 
 /* Python repr() of a float ("1.0", "1e-05", "inf", "nan", "1.5e+300"): the shortest digit
- * string that round-trips, formatted by Python's rules. buf must hold 32 bytes. */
+ * string that round-trips, formatted by Python's rules. buf must hold 32 bytes. Same as
+ * val_float_repr (value/pyrepr.h), which also gives Python's repr/str of whole values. */
 void json_float_repr(char *buf, double f);
 
 #endif

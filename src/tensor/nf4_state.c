@@ -7,7 +7,6 @@
 
 #include "base/mem.h"
 #include "formats/json.h"
-#include "tensor/pyrepr.h"
 
 char *tn_nf4_quant_state_json(const tn_nf4 *qt, size_t *len) {
     nt_buf b = {0};
@@ -18,7 +17,7 @@ char *tn_nf4_quant_state_json(const tn_nf4 *qt, size_t *len) {
     nt_buf_puts(&b, "]");
     if (qt->double_quant) {
         char off[32];
-        tn_py_float_repr(off, (double)qt->nested_offset);
+        json_float_repr(off, (double)qt->nested_offset);
         nt_buf_printf(&b, ", \"nested_blocksize\": %zu, \"nested_dtype\": \"float32\", "
                       "\"nested_offset\": %s", qt->nested_blocksize, off);
     }

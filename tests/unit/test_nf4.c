@@ -7,7 +7,6 @@
 #include "py_oracle.h"
 #include "tensor/fp.h"
 #include "tensor/nf4.h"
-#include "tensor/pyrepr.h"
 #include "tensor/qmap.h"
 
 static uint32_t hex32(const char *s) { return (uint32_t)strtoul(s, NULL, 16); }
@@ -481,24 +480,6 @@ TEST(nf4_quant_state_parse_errors) {
         CHECK_EQ_INT(tn_nf4_parse_quant_state(k[i].json, strlen(k[i].json), &qt, &err), k[i].code);
         CHECK_CONTAINS(err.msg, k[i].msg);
         CHECK(qt.n == 0 && qt.packed == NULL);
-    }
-}
-
-/* Strings from Python 3's repr() of the same doubles. */
-TEST(py_float_repr_matches_python) {
-    static const struct { double x; const char *s; } k[] = {
-        {1.5, "1.5"}, {0.0, "0.0"}, {-0.0, "-0.0"}, {1e-05, "1e-05"}, {0.0001, "0.0001"},
-        {1e16, "1e+16"}, {1e15, "1000000000000000.0"}, {123.0, "123.0"}, {0.00012, "0.00012"},
-        {0.1, "0.1"}, {(double)0.1f, "0.10000000149011612"}, {-2.5e-7, "-2.5e-07"},
-        {1.7976931348623157e308, "1.7976931348623157e+308"}, {5e-324, "5e-324"},
-        {123456789012345678.0, "1.2345678901234568e+17"}, {(double)0.0123456789f, "0.012345679104328156"},
-        {NAN, "NaN"}, {INFINITY, "Infinity"}, {-INFINITY, "-Infinity"}, {100.0, "100.0"},
-        {9999999999999998.0, "9999999999999998.0"}, {0.5, "0.5"}, {-1234.5678, "-1234.5678"},
-    };
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-        char buf[32];
-        tn_py_float_repr(buf, k[i].x);
-        CHECK_EQ_STR(buf, k[i].s);
     }
 }
 
