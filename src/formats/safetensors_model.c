@@ -67,7 +67,7 @@ static nt_status check_shard_name(const val *v, const char *tensor, nt_err *err)
     char q[ST_QUOTE_CAP], q2[ST_QUOTE_CAP];
     st_quote(q2, sizeof q2, tensor, strlen(tensor));
     if (!val_is(v, VAL_STR))
-        return nt_err_set(err, NT_EINVAL, "weight_map['%s'] is a %s, expected a file name", q2,
+        return nt_err_set(err, NT_EINVAL, "weight_map['%s'] has type %s, expected a file name", q2,
                           val_kind_name(v->kind));
     const char *s = v->u.str.s;
     size_t n = v->u.str.n;
@@ -82,7 +82,7 @@ static nt_status check_index_metadata(st_model *m, const val *root, nt_err *err)
     const val *md = val_dict_get(root, "metadata");
     if (!md) return NT_OK;
     if (!val_is(md, VAL_DICT))
-        return nt_err_set(err, NT_EINVAL, "\"metadata\" is a %s, expected an object",
+        return nt_err_set(err, NT_EINVAL, "\"metadata\" has type %s, expected an object",
                           val_kind_name(md->kind));
     static const char *const counts[] = {"total_size", "total_parameters"};
     for (size_t i = 0; i < 2; i++) {
@@ -150,8 +150,9 @@ static nt_status check_weight_map(st_model *m, const val *wm, nt_err *err) {
         const char *in = t ? strrchr(st_file_path(t->file), '/') : NULL;
         in = in ? in + 1 : t ? st_file_path(t->file) : NULL;
         if (!t || strcmp(in, shard) != 0)
-            return nt_err_set(err, NT_ENOTFOUND, "tensor '%s' is listed in shard '%s' but %s",
-                              qn, shard, t ? "found in another shard" : "not present there");
+            return nt_err_set(err, NT_ENOTFOUND, "tensor '%s' is listed in shard '%s' but %s%s",
+                              qn, shard, t ? "found in " : "not present there",
+                              t ? st_file_path(t->file) : "");
     }
     for (size_t i = 0; i < m->n; i++) {
         if (!val_dict_get(wm, m->all[i]->name))
@@ -170,7 +171,7 @@ static nt_status open_index(const char *path, st_model *m, nt_err *err) {
     if (!val_is(root, VAL_DICT)) st = nt_err_set(err, NT_EINVAL, "index is not a JSON object");
     else if (!wm) st = nt_err_set(err, NT_EINVAL, "no \"weight_map\"");
     else if (!val_is(wm, VAL_DICT))
-        st = nt_err_set(err, NT_EINVAL, "\"weight_map\" is a %s, expected an object",
+        st = nt_err_set(err, NT_EINVAL, "\"weight_map\" has type %s, expected an object",
                         val_kind_name(wm->kind));
     if (!st) st = check_index_metadata(m, root, err);
     char *dir = nt_xstrdup(path), *slash = strrchr(dir, '/');

@@ -52,13 +52,13 @@ static nt_status check_prelude(st_file *f, nt_err *err) {
 
 static nt_status check_metadata(st_file *f, val *md, nt_err *err) {
     if (!val_is(md, VAL_DICT))
-        return nt_err_set(err, NT_EINVAL, "__metadata__ is a %s, expected an object of strings",
+        return nt_err_set(err, NT_EINVAL, "__metadata__ has type %s, expected an object of strings",
                           val_kind_name(md->kind));
     char q[ST_QUOTE_CAP];
     for (size_t i = 0; i < val_dict_len(md); i++) {
         val_entry *e = val_dict_entry(md, i);
         if (!val_is(e->value, VAL_STR))
-            return nt_err_set(err, NT_EINVAL, "__metadata__ key '%s' is a %s, expected a string",
+            return nt_err_set(err, NT_EINVAL, "__metadata__ key '%s' has type %s, expected a string",
                               st_quote(q, sizeof q, e->key->u.str.s, e->key->u.str.n),
                               val_kind_name(e->value->kind));
     }
@@ -155,7 +155,7 @@ static nt_status parse_tensor(st_file *f, st_tensor *t, const val_entry *e, nt_e
     if (strlen(t->name) != e->key->u.str.n)
         st = nt_err_set(err, NT_EPARSE, "name contains a NUL byte");
     else if (!val_is(e->value, VAL_DICT))
-        st = nt_err_set(err, NT_EPARSE, "entry is a %s, expected an object",
+        st = nt_err_set(err, NT_EPARSE, "entry has type %s, expected an object",
                         val_kind_name(e->value->kind));
     if (!st) st = parse_dtype(t, e->value, err);
     if (!st) st = parse_shape(t, e->value, err);
@@ -242,7 +242,7 @@ static nt_status parse_file(st_file *f, nt_err *err) {
         return st;
     }
     if (!val_is(f->header, VAL_DICT))
-        return nt_err_set(err, NT_EPARSE, "header is a %s, expected an object",
+        return nt_err_set(err, NT_EPARSE, "header has type %s, expected an object",
                           val_kind_name(f->header->kind));
     if ((st = parse_entries(f, err)) || (st = check_layout(f, err))) return st;
     build_indexes(f);
