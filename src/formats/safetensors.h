@@ -112,7 +112,9 @@ nt_status st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim
                         const int64_t *shape, const void *data, nt_err *err);
 nt_status st_writer_add_fill(st_writer *w, const char *name, st_dtype dtype, int ndim,
                              const int64_t *shape, st_fill_fn fill, void *ctx, nt_err *err);
-/* Writes one file atomically: nothing appears under path unless every byte was written. */
+/* Writes one file atomically: nothing appears under path unless every byte was written.
+ * Header keys follow the order given; the data is grouped by element size (8, 4, 2, 1 bytes,
+ * the order given within a group) so that every tensor is aligned in the file. */
 nt_status st_writer_save(st_writer *w, const char *path, nt_err *err);
 
 /* Splits tensors into shards of at most max_shard_bytes of tensor data the way Hugging Face

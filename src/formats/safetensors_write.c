@@ -123,9 +123,27 @@ nt_status st_writer_add_fill(st_writer *w, const char *name, st_dtype dtype, int
     return add(w, name, dtype, ndim, shape, NULL, fill, ctx, err);
 }
 
-/* Compact JSON, keys in insertion order, padded with spaces so that 8 + N is a multiple of 8
- * and the data region starts aligned (the format asks writers to do this). */
-static void build_header(const st_writer *w, const size_t *idx, size_t k, nt_buf *b) {
+/* Data layout: tensors grouped by element size, largest first, in the order given within a
+ * group (a stable sort; the reference writer does the same by dtype alignment). With the
+ * data region starting 8-aligned, every tensor is then aligned to its element size, so a
+ * reader may cast the pointer. layout receives positions in idx; off the offsets. */
+static void plan_layout(const st_writer *w, const size_t *idx, size_t k, size_t *layout,
+                        uint64_t *off) {
+    size_t o = 0;
+    for (size_t size = 8; size >= 1; size /= 2)
+        for (size_t j = 0; j < k; j++)
+            if (st_dtype_size(w->t[idx[j]].dtype) == size) layout[o++] = j;
+    uint64_t at = 0;
+    for (size_t j = 0; j < k; j++) {
+        off[layout[j]] = at;
+        at += w->t[idx[layout[j]]].nbytes;
+    }
+}
+
+/* Compact JSON, keys in the order given, padded with spaces so that 8 + N is a multiple of
+ * 8 and the data region starts aligned (the format asks writers to do this). */
+static void build_header(const st_writer *w, const size_t *idx, size_t k, const uint64_t *off,
+                         nt_buf *b) {
     nt_buf_puts(b, "{\"__metadata__\":{");
     for (size_t i = 0; i < w->nmeta; i++) {
         if (i) nt_buf_putc(b, ',');
@@ -134,7 +152,6 @@ static void build_header(const st_writer *w, const size_t *idx, size_t k, nt_buf
         st_json_string(b, w->mvals[i], strlen(w->mvals[i]), false);
     }
     nt_buf_putc(b, '}');
-    uint64_t at = 0;
     for (size_t j = 0; j < k; j++) {
         const wtensor *t = &w->t[idx[j]];
         nt_buf_putc(b, ',');
@@ -142,9 +159,8 @@ static void build_header(const st_writer *w, const size_t *idx, size_t k, nt_buf
         nt_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t->dtype));
         for (int d = 0; d < t->ndim; d++)
             nt_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-        nt_buf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)at,
-                      (unsigned long long)(at + t->nbytes));
-        at += t->nbytes;
+        nt_buf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off[j],
+                      (unsigned long long)(off[j] + t->nbytes));
     }
     nt_buf_putc(b, '}');
     while (b->len % 8) nt_buf_putc(b, ' ');
@@ -166,8 +182,12 @@ static nt_status write_data(nt_atomic_file *af, const wtensor *t, uint8_t **chun
 
 nt_status st_writer_write_subset(const st_writer *w, const size_t *idx, size_t k,
                                  const char *path, nt_err *err) {
+    size_t *layout = nt_xmalloc((k ? k : 1) * sizeof *layout);
+    uint64_t *off = nt_xmalloc((k ? k : 1) * sizeof *off);
+    plan_layout(w, idx, k, layout, off);
     nt_buf h = {0};
-    build_header(w, idx, k, &h);
+    build_header(w, idx, k, off, &h);
+    free(off);
     uint8_t len[8];
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
     nt_atomic_file af;
@@ -177,14 +197,15 @@ nt_status st_writer_write_subset(const st_writer *w, const size_t *idx, size_t k
     nt_buf_free(&h);
     uint8_t *chunk = NULL;
     for (size_t j = 0; j < k && !st; j++) {
-        st = write_data(&af, &w->t[idx[j]], &chunk, err);
+        st = write_data(&af, &w->t[idx[layout[j]]], &chunk, err);
         if (st) {
             char q[ST_QUOTE_CAP];
-            const char *nm = w->t[idx[j]].name;
+            const char *nm = w->t[idx[layout[j]]].name;
             nt_err_prefix(err, "%s: tensor '%s': ", path, st_quote(q, sizeof q, nm, strlen(nm)));
         }
     }
     free(chunk);
+    free(layout);
     if (st) {
         if (af.tmp_path) nt_atomic_abort(&af);
         return st;

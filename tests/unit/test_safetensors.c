@@ -135,6 +135,7 @@ TEST(roundtrip_single_file) {
             CHECK(t->nbytes == (uint64_t)(6 * (d + 1)) * st_dtype_size((st_dtype)d));
             CHECK(memcmp(t->data, bufs[d], t->nbytes) == 0);
         }
+        for (size_t i = 0; i < st_file_count(f); i++) CHECK(st_tensor_aligned(st_file_tensor(f, i)));
         const st_tensor *s = st_file_find(f, "scalar");
         CHECK(s && s->ndim == 0 && s->numel == 1 && *(const float *)s->data == 1.5f);
         const st_tensor *e = st_file_find(f, "empty");
@@ -172,7 +173,7 @@ TEST(shard_plan_matches_huggingface) {
     static const int64_t sizes[5] = {6, 10, 30, 2, 2};
     static uint8_t zeros[30];
     for (int i = 0; i < 5; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "layer_%d", i + 1);
         CHECK(st_writer_add(w, name, ST_U8, 1, &sizes[i], zeros, &err) == NT_OK);
     }
