@@ -34,11 +34,6 @@ void st_map_free(st_map *m);
 const char *st_quote(char *out, size_t cap, const char *s, size_t n);
 #define ST_QUOTE_CAP 160
 
-/* JSON string literal (with quotes). ensure_ascii escapes everything above 0x7e as \uXXXX
- * (surrogate pairs above U+FFFF), as Python's json.dumps default does; s must be valid
- * UTF-8 then. Otherwise only '"', '\\' and control characters are escaped. */
-void st_json_string(nt_buf *b, const char *s, size_t n, bool ensure_ascii);
-
 /* True if s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool st_utf8_valid(const char *s, size_t n);
 

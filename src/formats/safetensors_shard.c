@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "formats/json.h"
 #include "formats/safetensors_internal.h"
 
 /* Tensors in order; one larger than the limit gets a shard of its own, appended at once
@@ -42,36 +43,26 @@ size_t st_writer_plan_shards(const st_writer *w, uint64_t max_shard_bytes, size_
     return closed;
 }
 
-typedef struct {
-    const char *name;
-    size_t shard;
-} entry;
-
-static int cmp_entry(const void *a, const void *b) {
-    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
-}
-
-/* json.dumps(index, indent=2, sort_keys=True) + "\n", byte for byte. */
+/* json.dumps(index, indent=2, sort_keys=True) + "\n", as transformers writes it. */
 static void build_index(const st_writer *w, const size_t *shard_of, size_t nshards, nt_buf *b) {
-    size_t n = st_writer_count(w);
     uint64_t params = 0, bytes = 0;
-    entry *e = nt_xmalloc((n ? n : 1) * sizeof *e);
-    for (size_t i = 0; i < n; i++) {
-        e[i] = (entry){st_writer_name(w, i), shard_of[i]};
+    val *wm = val_dict();
+    for (size_t i = 0; i < st_writer_count(w); i++) {
         params += st_writer_numel(w, i);
         bytes += st_writer_nbytes(w, i);
+        char *file = nt_xasprintf("model-%05zu-of-%05zu.safetensors", shard_of[i] + 1, nshards);
+        val_dict_set(wm, st_writer_name(w, i), val_str(file));
+        free(file);
     }
-    qsort(e, n, sizeof *e, cmp_entry); /* bytewise = Python's code point order for UTF-8 */
-    nt_buf_printf(b, "{\n  \"metadata\": {\n    \"total_parameters\": %llu,\n"
-                     "    \"total_size\": %llu\n  },\n  \"weight_map\": {",
-                  (unsigned long long)params, (unsigned long long)bytes);
-    for (size_t j = 0; j < n; j++) {
-        nt_buf_puts(b, j ? ",\n    " : "\n    ");
-        st_json_string(b, e[j].name, strlen(e[j].name), true);
-        nt_buf_printf(b, ": \"model-%05zu-of-%05zu.safetensors\"", e[j].shard + 1, nshards);
-    }
-    nt_buf_puts(b, n ? "\n  }\n}\n" : "}\n}\n");
-    free(e);
+    val *md = val_dict(), *root = val_dict();
+    val_dict_set(md, "total_parameters", val_int((int64_t)params));
+    val_dict_set(md, "total_size", val_int((int64_t)bytes));
+    val_dict_set(root, "metadata", md);
+    val_dict_set(root, "weight_map", wm);
+    json_opts o = {.indent = 2, .ensure_ascii = true, .sort_keys = true};
+    json_dump(b, root, &o);
+    nt_buf_putc(b, '\n');
+    val_unref(root);
 }
 
 /* Removes files of an earlier save that the new one does not use: an index when the new

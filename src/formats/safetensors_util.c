@@ -134,36 +134,6 @@ bool st_utf8_valid(const char *s, size_t n) {
     return true;
 }
 
-void st_json_string(nt_buf *b, const char *s, size_t n, bool ensure_ascii) {
-    const unsigned char *p = (const unsigned char *)s;
-    nt_buf_putc(b, '"');
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        if (c == '"' || c == '\\') {
-            nt_buf_putc(b, '\\');
-            nt_buf_putc(b, (char)c);
-        } else if (c == '\n') nt_buf_puts(b, "\\n");
-        else if (c == '\r') nt_buf_puts(b, "\\r");
-        else if (c == '\t') nt_buf_puts(b, "\\t");
-        else if (c == '\b') nt_buf_puts(b, "\\b");
-        else if (c == '\f') nt_buf_puts(b, "\\f");
-        else if (c < 0x20 || (c == 0x7f && ensure_ascii)) nt_buf_printf(b, "\\u%04x", c);
-        else if (c >= 0x80 && ensure_ascii) {
-            unsigned cp = 0xfffd;
-            size_t k = utf8_decode(p + i, n - i, &cp);
-            if (!k) k = 1; /* callers validate; never loop forever on bad input */
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                nt_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
-            } else nt_buf_printf(b, "\\u%04x", cp);
-            i += k;
-            continue;
-        } else nt_buf_putc(b, (char)c);
-        i++;
-    }
-    nt_buf_putc(b, '"');
-}
-
 static int cmp_name(const void *a, const void *b) {
     const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
     return strcmp(x->name, y->name);

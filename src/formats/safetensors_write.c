@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "formats/json.h"
 #include "formats/safetensors_internal.h"
 
 typedef struct {
@@ -140,29 +141,32 @@ static void plan_layout(const st_writer *w, const size_t *idx, size_t k, size_t 
     }
 }
 
-/* Compact JSON, keys in the order given, padded with spaces so that 8 + N is a multiple of
- * 8 and the data region starts aligned (the format asks writers to do this). */
+static val *shape_list(const int64_t *v, int n) {
+    val *l = val_list();
+    for (int i = 0; i < n; i++) val_list_push(l, val_int(v[i]));
+    return l;
+}
+
+/* Compact JSON (as the reference writer's serde_json), keys in the order given, padded with
+ * spaces so that 8 + N is a multiple of 8 and the data region starts aligned (the format
+ * asks writers to do this). */
 static void build_header(const st_writer *w, const size_t *idx, size_t k, const uint64_t *off,
                          nt_buf *b) {
-    nt_buf_puts(b, "{\"__metadata__\":{");
-    for (size_t i = 0; i < w->nmeta; i++) {
-        if (i) nt_buf_putc(b, ',');
-        st_json_string(b, w->mkeys[i], strlen(w->mkeys[i]), false);
-        nt_buf_putc(b, ':');
-        st_json_string(b, w->mvals[i], strlen(w->mvals[i]), false);
-    }
-    nt_buf_putc(b, '}');
+    val *h = val_dict(), *md = val_dict();
+    for (size_t i = 0; i < w->nmeta; i++) val_dict_set(md, w->mkeys[i], val_str(w->mvals[i]));
+    val_dict_set(h, "__metadata__", md);
     for (size_t j = 0; j < k; j++) {
         const wtensor *t = &w->t[idx[j]];
-        nt_buf_putc(b, ',');
-        st_json_string(b, t->name, strlen(t->name), false);
-        nt_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++)
-            nt_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-        nt_buf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off[j],
-                      (unsigned long long)(off[j] + t->nbytes));
+        val *e = val_dict();
+        val_dict_set(e, "dtype", val_str(st_dtype_name(t->dtype)));
+        val_dict_set(e, "shape", shape_list(t->shape, t->ndim));
+        int64_t range[2] = {(int64_t)off[j], (int64_t)(off[j] + t->nbytes)};
+        val_dict_set(e, "data_offsets", shape_list(range, 2));
+        val_dict_set(h, t->name, e);
     }
-    nt_buf_putc(b, '}');
+    json_opts o = {.indent = -1, .ensure_ascii = false, .item_sep = ",", .key_sep = ":"};
+    json_dump(b, h, &o);
+    val_unref(h);
     while (b->len % 8) nt_buf_putc(b, ' ');
 }
 
