@@ -35,11 +35,14 @@ static inline void make_st(nt_buf *b, const char *header, uint64_t hlen, size_t 
 }
 
 static inline uint32_t crc32_ieee(const uint8_t *p, uint64_t n) {
-    uint32_t c = 0xffffffffu;
-    for (uint64_t i = 0; i < n; i++) {
-        c ^= p[i];
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+        table[i] = c;
     }
+    uint32_t c = 0xffffffffu;
+    for (uint64_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
     return ~c;
 }
 
@@ -49,7 +52,13 @@ static inline void hex_into(nt_buf *b, const char *s, size_t n) {
 
 static const char st_py_dump[] =
     "import json, struct, sys, zlib\n"
-    "for path in sys.argv[1:]:\n"
+    "paths = sys.argv[1:]\n"
+    "if paths and paths[0] == '--walk':\n"
+    "    import os\n"
+    "    paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(paths[1]) for f in fs\n"
+    "                   if f.endswith('.safetensors'))\n"
+    "for path in paths:\n"
+    "    print('F', path)\n"
     "    b = open(path, 'rb').read()\n"
     "    n = struct.unpack('<Q', b[:8])[0]\n"
     "    h = json.loads(b[8:8 + n])\n"
@@ -93,6 +102,7 @@ static inline char *run_python(const char *script, const char *args) {
 
 /* newt's view of a file in the Python script's format. */
 static inline void c_dump(nt_buf *b, const st_file *f) {
+    nt_buf_printf(b, "F %s\n", st_file_path(f));
     nt_buf_printf(b, "H %llu %llu\n", (unsigned long long)st_file_header_len(f),
                   (unsigned long long)st_file_data_len(f));
     const val *md = st_file_metadata(f);

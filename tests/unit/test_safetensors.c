@@ -61,6 +61,36 @@ TEST(fixture_matches_python_parse) {
     free(py);
 }
 
+/* Every safetensors file of the shared reference fixtures (written by torch/safetensors)
+ * opens and reads the same as Python reads it. */
+TEST(shared_fixtures_match_python_parse) {
+    const char *shared = test_shared_dir();
+    if (!shared) SKIP("no shared reference directory");
+    if (!have_python()) SKIP("no " PYTHON);
+    char *args = nt_xasprintf("--walk %s/fixtures", shared);
+    char *py = run_python(st_py_dump, args);
+    free(args);
+    CHECK(py != NULL);
+    if (!py) return;
+    nt_buf b = {0};
+    int files = 0;
+    for (const char *line = py; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, "F ", 2) != 0) continue;
+        char *path = nt_xstrndup(line + 2, (size_t)(strchr(line, '\n') - line - 2));
+        st_file *f = NULL;
+        nt_err err = {0};
+        CHECK_MSG(st_file_open(path, &f, &err) == NT_OK, "%s", err.msg);
+        if (f) c_dump(&b, f);
+        st_file_close(f);
+        free(path);
+        files++;
+    }
+    CHECK(files >= 10);
+    CHECK_EQ_STR(b.data, py);
+    nt_buf_free(&b);
+    free(py);
+}
+
 TEST(model_open_folder_and_file) {
     st_model *m = NULL;
     nt_err err = {0};
