@@ -175,7 +175,7 @@ static nt_status open_index(const char *path, st_model *m, nt_err *err) {
                         val_kind_name(wm->kind));
     if (!st) st = check_index_metadata(m, root, err);
     char *dir = nt_xstrdup(path), *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
+    if (slash) slash[slash == dir] = '\0'; /* "/x.index.json" lives in "/" */
     else strcpy(dir, ".");
     if (!st) st = open_shards(m, wm, dir, err);
     if (!st) st = collect_tensors(m, err);
