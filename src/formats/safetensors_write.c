@@ -1,9 +1,7 @@
-/* Writing safetensors files (atomically) and Hugging Face–style sharded checkpoints. */
-#include <dirent.h>
+/* Writing safetensors files atomically (sharding is in safetensors_shard.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/fileio.h"
 #include "formats/json.h"
