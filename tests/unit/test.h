@@ -6,6 +6,7 @@
 #ifndef NEWT_TEST_H
 #define NEWT_TEST_H
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,12 +96,20 @@ static inline const char *test_shared_dir(void) {
     return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? dir : NULL;
 }
 
-/* A fresh temporary directory for the test's files (removed by the OS, not by us). */
+static char test_tmpdir_path_[256];
+
+static int test_rm_entry_(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+/* A fresh temporary directory for the test's files, removed when the binary ends (keep it
+ * with TEST_KEEP_TMP=1 to look at what a test wrote). */
 static inline const char *test_tmpdir(void) {
-    static char path[256];
+    char *path = test_tmpdir_path_;
     if (!path[0]) {
         const char *base = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/newt-test-XXXXXX", base && *base ? base : "/tmp");
+        snprintf(path, sizeof test_tmpdir_path_, "%s/newt-test-XXXXXX", base && *base ? base : "/tmp");
         if (!mkdtemp(path)) { perror("mkdtemp"); exit(2); }
     }
     return path;
@@ -165,6 +174,8 @@ static inline int test_main_(const char *prog) {
             passed++;
         }
     }
+    if (test_tmpdir_path_[0] && !getenv("TEST_KEEP_TMP"))
+        nftw(test_tmpdir_path_, test_rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
     printf("%s: %d passed, %d failed, %d skipped\n", base, passed, failed, skipped);
     return failed ? 1 : 0;
 }
