@@ -65,7 +65,7 @@ static nt_status count_nodes(yml_ctx *c, size_t k) {
 }
 
 static yml_anchor *find_anchor(yml_ctx *c, const char *name) {
-    for (size_t i = c->nanchors; i-- > 0;) /* a redefined anchor: the latest wins */
+    for (size_t i = c->nanchors; i-- > 0;)
         if (!strcmp(c->anchors[i].name, name)) return &c->anchors[i];
     return NULL;
 }
@@ -284,6 +284,10 @@ static nt_status parse_node(yml_ctx *c, val **out) {
         return fail_at(c, NT_ELIMIT, c->ev.start_mark, "nesting deeper than %s levels", "256");
     }
     const yaml_char_t *anchor = event_anchor(&c->ev);
+    if (anchor && find_anchor(c, (const char *)anchor)) { /* PyYAML refuses these too */
+        c->depth--;
+        return fail_at(c, NT_EPARSE, c->ev.start_mark, "found duplicate anchor '%s'", (const char *)anchor);
+    }
     size_t slot = anchor ? add_anchor(c, (const char *)anchor) : 0, before = c->nodes;
     nt_status st = parse_node_inner(c, out);
     c->depth--;
