@@ -1,5 +1,7 @@
 /* Config loading: the example configs, defaults, type coercion, overrides in both
  * spellings, and a table of bad configs whose errors must name the key (and line). */
+#include <sys/wait.h>
+
 #include "base/fileio.h"
 #include "config/config.h"
 #include "test.h"
@@ -212,6 +214,57 @@ TEST(docs_config_md_is_up_to_date) {
     CHECK_MSG(doc && len == b.len && !memcmp(doc, b.data, len), "docs/config.md is stale: run make docs");
     nt_buf_free(&b);
     free(doc);
+}
+
+/* The newt binary next to this test binary (build/X/tests/test_config -> build/X/newt). */
+static bool newt_binary(char *out, size_t cap) {
+    char self[512];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return false;
+    self[n] = '\0';
+    char *slash = strstr(self, "/tests/");
+    if (!slash) return false;
+    *slash = '\0';
+    snprintf(out, cap, "%s/newt", self);
+    return access(out, X_OK) == 0;
+}
+
+/* Runs a command; returns its exit status and its stdout in *text. */
+static int run(const char *cmd, nt_buf *text) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) nt_buf_append(text, chunk, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(cli_markdown_matches_docs_and_examples_check) {
+    char bin[600], cmd[1024];
+    if (!newt_binary(bin, sizeof bin)) SKIP("newt binary not built next to the tests");
+    nt_buf out = {0};
+    snprintf(cmd, sizeof cmd, "%s config-schema --markdown", bin);
+    CHECK_EQ_INT(run(cmd, &out), 0);
+    char *doc = NULL;
+    size_t len = 0;
+    nt_err err = {0};
+    CHECK(nt_read_file("docs/config.md", &doc, &len, &err) == NT_OK);
+    CHECK_MSG(doc && out.len == len && !memcmp(out.data, doc, len), "docs/config.md differs from the binary's output");
+    free(doc);
+    const char *files[] = {"qlora-text", "qlora-vision", "fft-text", "fft-vision"};
+    for (int i = 0; i < 4; i++) {
+        nt_buf_free(&out);
+        snprintf(cmd, sizeof cmd, "%s config-check examples/mistral4/%s.yml 2>&1", bin, files[i]);
+        CHECK_EQ_INT(run(cmd, &out), 0);
+        CHECK_CONTAINS(out.data, "learning_rate: not supported yet");
+        CHECK_MSG(out.data && !strstr(out.data, "unknown"), "%s", files[i]);
+    }
+    nt_buf_free(&out);
+    snprintf(cmd, sizeof cmd, "%s config-check examples/mistral4/fft-text.yml --learnig-rate 1 2>&1", bin);
+    CHECK_EQ_INT(run(cmd, &out), 1);
+    CHECK_CONTAINS(out.data, "did you mean 'learning_rate'?");
+    nt_buf_free(&out);
 }
 
 TEST_MAIN()
