@@ -204,8 +204,8 @@ static val *construct_int(const char *s, size_t n, const char **problem) {
         if (parse_digits(d, 8, &mag)) out = signed_int(sign, mag, problem);
     } else if (strchr(v, ':')) { if (sexagesimal_int(v, &mag)) out = signed_int(sign, mag, problem); }
     else if (*v && strspn(v, DIGITS) == strlen(v)) {
-        out = parse_digits(v, 10, &mag) ? signed_int(sign, mag, problem) : big_decimal(sign, v);
-        if (!out) out = big_decimal(sign, v);
+        out = parse_digits(v, 10, &mag) ? signed_int(sign, mag, problem) : NULL;
+        if (!out) out = big_decimal(sign, v); /* beyond int64, as Python's big int via JSON */
     }
     free(t);
     return out;
