@@ -19,6 +19,7 @@ typedef struct {
 static const cli_command commands[] = {
     {"inspect", cli_cmd_inspect, "show tensors, dtypes, shapes and parameter counts of a model"},
     {"config-schema", cli_cmd_config_schema, "print every config key with type, default and doc"},
+    {"config-check", cli_cmd_config_check, "validate a config (+ overrides) and print it resolved"},
 };
 
 void cli_error(const char *fmt, ...) {
