@@ -10,12 +10,13 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "formats/yaml.h"
+#include "value/pyrepr.h"
 
 /* JSON: Python's json.dumps spelling. YAML: what PyYAML writes, so it reads back as a float
  * ("2.0e-05", since YAML 1.1 needs the dot; ".inf"). */
 static void put_float(nt_buf *b, double f, bool json) {
     char r[40];
-    yml_float_repr(r, f);
+    val_float_repr(r, f);
     if (isnan(f)) nt_buf_puts(b, json ? "NaN" : ".nan");
     else if (isinf(f)) nt_buf_puts(b, json ? (f > 0 ? "Infinity" : "-Infinity") : (f > 0 ? ".inf" : "-.inf"));
     else if (!json && !strchr(r, '.')) {

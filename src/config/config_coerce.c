@@ -9,6 +9,7 @@
 
 #include "config/config_internal.h"
 #include "formats/yaml.h"
+#include "value/pyrepr.h"
 
 void cfg_value_brief(const val *v, char *buf, size_t cap) {
     switch (v->kind) {
@@ -17,7 +18,7 @@ void cfg_value_brief(const val *v, char *buf, size_t cap) {
     case VAL_INT: snprintf(buf, cap, "%lld", (long long)v->u.i); break;
     case VAL_FLOAT: {
         char f[32];
-        yml_float_repr(f, v->u.f);
+        val_float_repr(f, v->u.f);
         snprintf(buf, cap, "%s", f);
         break;
     }

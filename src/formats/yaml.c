@@ -1,6 +1,7 @@
 /* YAML composer: libyaml's event stream turned into values, one recursive call per node
  * (depth-limited), with PyYAML's resolution of tags, anchors, aliases and merge keys. */
 #include "formats/yaml.h"
+#include "value/pyrepr.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,7 +159,7 @@ static char *key_string(const val *k) {
     case VAL_FLOAT:
         if (isnan(k->u.f)) return nt_xstrdup("NaN");
         if (isinf(k->u.f)) return nt_xstrdup(k->u.f > 0 ? "Infinity" : "-Infinity");
-        yml_float_repr(buf, k->u.f);
+        val_float_repr(buf, k->u.f);
         return nt_xstrdup(buf);
     default: return NULL;
     }

@@ -48,8 +48,5 @@ nt_status yml_parse_file(const char *path, val **out, nt_err *err);
 nt_status yml_parse_ex(const char *text, size_t n, const char *name, val **out, val **locs,
                        nt_err *err);
 
-/* Python repr() of a float ("1.0", "1e-05", "inf"); used for float dict keys and by
- * printers of resolved configs. buf must hold 32 bytes. */
-void yml_float_repr(char *buf, double f);
 
 #endif

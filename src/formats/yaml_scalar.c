@@ -273,31 +273,3 @@ val *yml_construct_scalar(yml_tag t, const char *s, size_t n, const char **probl
     default: *problem = "could not determine a constructor for the tag"; return NULL;
     }
 }
-
-/* Shortest round-trip digits (the fewest %.Ne digits that read back exactly), laid out as
- * Python's repr: fixed notation for 1e-4 <= |f| < 1e16, else d.ddde+XX. */
-void yml_float_repr(char *buf, double f) {
-    if (isnan(f)) { strcpy(buf, "nan"); return; }
-    if (isinf(f)) { strcpy(buf, f > 0 ? "inf" : "-inf"); return; }
-    char tmp[40], dig[24];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, f);
-        if (strtod(tmp, NULL) == f) break;
-    }
-    const char *s = tmp + (tmp[0] == '-');
-    size_t nd = 0;
-    for (; *s != 'e'; s++) if (*s != '.') dig[nd++] = *s;
-    while (nd > 1 && dig[nd - 1] == '0') nd--;
-    dig[nd] = '\0';
-    int exp10 = atoi(s + 1), decpt = exp10 + 1;
-    char *o = buf;
-    if (tmp[0] == '-') *o++ = '-';
-    if (decpt > -4 && decpt <= 16) {
-        if (decpt <= 0) o += sprintf(o, "0.%.*s%s", -decpt, "0000", dig);
-        else if ((size_t)decpt >= nd) o += sprintf(o, "%s%.*s.0", dig, decpt - (int)nd, "0000000000000000");
-        else o += sprintf(o, "%.*s.%s", decpt, dig, dig + decpt);
-    } else {
-        o += sprintf(o, "%c%s%s", dig[0], nd > 1 ? "." : "", dig + 1);
-        sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-    }
-}

@@ -4,6 +4,7 @@
 #include "base/fileio.h"
 #include "formats/json.h"
 #include "formats/yaml.h"
+#include "value/pyrepr.h"
 #include "test.h"
 
 static val *parse(const char *text) {
@@ -225,7 +226,7 @@ TEST(float_repr_matches_python) {
                           "-0.0", "1.5e+300", "0.5"};
     char buf[32];
     for (int i = 0; i < 10; i++) {
-        yml_float_repr(buf, f[i]);
+        val_float_repr(buf, f[i]);
         CHECK_EQ_STR(buf, want[i]);
     }
 }
