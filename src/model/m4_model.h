@@ -95,6 +95,8 @@ typedef struct {
 
 nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logits,
                      m4_loss *loss, nt_err *err);
+/* Gradients ACCUMULATE (micro-batches add up): zero them before the first forward of a step,
+ * not between forward and backward — lm_head's gradient is produced by the forward. */
 /* Accumulates d(loss)/d(param) for every parameter into the gradient buffers. Requires the
  * preceding m4_forward to have had labels and want_grad. */
 nt_status m4_backward(m4_model *m, nt_err *err);

@@ -1,0 +1,107 @@
+/* Loading a reference case (config.json + model.safetensors + ref_float64.safetensors, the
+ * fixture conventions of ../shared/fixtures/README.md) into a model and a batch, for the
+ * parity tests. Reference tensors are read as doubles. */
+#ifndef NEWT_TEST_M4_CASE_H
+#define NEWT_TEST_M4_CASE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/json.h"
+#include "formats/safetensors.h"
+#include "model/m4_config.h"
+#include "model/m4_model.h"
+
+typedef struct {
+    m4_model *model;
+    st_file *ref;
+    m4_batch batch;
+    int32_t *ids, *labels;
+    uint8_t *mask;
+    int64_t *pos;
+} m4_case;
+
+/* Elements of a reference tensor as doubles (F64, F32, I64, I32); NULL if absent. */
+static inline double *case_doubles(const st_file *f, const char *name, int64_t *n) {
+    const st_tensor *t = st_file_find(f, name);
+    if (!t) return NULL;
+    double *out = malloc((t->numel ? t->numel : 1) * sizeof(double));
+    for (uint64_t i = 0; i < t->numel; i++) {
+        const char *p = (const char *)t->data;
+        switch (t->dtype) {
+        case ST_F64: { double v; memcpy(&v, p + 8 * i, 8); out[i] = v; break; }
+        case ST_F32: { float v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+        case ST_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); out[i] = (double)v; break; }
+        case ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+        default: out[i] = 0;
+        }
+    }
+    if (n) *n = (int64_t)t->numel;
+    return out;
+}
+
+static inline void case_free(m4_case *c) {
+    m4_model_free(c->model);
+    st_file_close(c->ref);
+    free(c->ids); free(c->labels); free(c->mask); free(c->pos);
+    memset(c, 0, sizeof *c);
+}
+
+/* dir holds config.json and model.safetensors; ref is the reference file. */
+static inline int case_open(m4_case *c, const char *dir, const char *ref, bool ckpt, nt_err *err) {
+    memset(c, 0, sizeof *c);
+    char path[1024];
+    val *cfgv = NULL;
+    m4_config cfg;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (json_parse_file(path, &cfgv, err)) return 1;
+    nt_status st = m4_config_from_val(cfgv, &cfg, err);
+    val_unref(cfgv);
+    if (st) return 1;
+    m4_options opt = {.checkpointing = ckpt};
+    if (m4_model_new(&cfg.text, &opt, &c->model, err)) return 1;
+    st_model *ck = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (st_model_open(path, &ck, err)) return 1;
+    st = m4_model_load(c->model, ck, err);
+    st_model_close(ck);
+    if (st || st_file_open(ref, &c->ref, err)) return 1;
+    const st_tensor *ids = st_file_find(c->ref, "input_ids");
+    if (!ids || ids->ndim != 2) { snprintf(err->msg, sizeof err->msg, "%s: no input_ids [B,T]", ref); return 1; }
+    int64_t n = 0, B = ids->shape[0], T = ids->shape[1];
+    double *v = case_doubles(c->ref, "input_ids", &n);
+    c->ids = malloc(n * sizeof(int32_t));
+    for (int64_t i = 0; i < n; i++) c->ids[i] = (int32_t)v[i];
+    free(v);
+    if ((v = case_doubles(c->ref, "labels", NULL))) {
+        c->labels = malloc(n * sizeof(int32_t));
+        for (int64_t i = 0; i < n; i++) c->labels[i] = (int32_t)v[i];
+        free(v);
+    }
+    if ((v = case_doubles(c->ref, "attention_mask", NULL))) {
+        c->mask = malloc(n);
+        for (int64_t i = 0; i < n; i++) c->mask[i] = v[i] != 0;
+        free(v);
+    }
+    if ((v = case_doubles(c->ref, "position_ids", NULL))) {
+        c->pos = malloc(n * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++) c->pos[i] = (int64_t)v[i];
+        free(v);
+    }
+    c->batch = (m4_batch){B, T, c->ids, c->labels, c->mask, c->pos};
+    return 0;
+}
+
+/* ‖a − b‖ / ‖b‖ (‖a − b‖ when b is 0). */
+static inline double rel_err_f(const float *a, const double *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+#endif
