@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"inspect", cli_cmd_inspect, "show tensors, dtypes, shapes and parameter counts of a model"},
     {"config-schema", cli_cmd_config_schema, "print every config key with type, default and doc"},
     {"config-check", cli_cmd_config_check, "validate a config (+ overrides) and print it resolved"},
+    {"init-model", cli_cmd_init_model, "write a randomly initialized model (HF layout)"},
 };
 
 void cli_error(const char *fmt, ...) {
