@@ -20,7 +20,6 @@
 
 #include "base/arena.h"
 #include "base/error.h"
-#include "formats/safetensors.h"
 #include "model/m4_config.h"
 
 typedef struct {
@@ -77,9 +76,10 @@ const m4_params *m4_model_params(const m4_model *m);
 int64_t m4_model_num_floats(const m4_model *m);          /* total parameter count */
 void m4_model_set_options(m4_model *m, const m4_options *opt);
 
-/* Fills parameters from a checkpoint (text, v5 or legacy names; F32/F64/BF16/F16/F8_E4M3
- * with weight_scale_inv). Errors name the tensor. */
-nt_status m4_model_load(m4_model *m, const st_model *ck, nt_err *err);
+/* Fills parameters from a checkpoint opened with m4_weights_open (model/m4_load.h: any name
+ * layout; F32/BF16/F16/F8_E4M3+scale, exact). Errors name the tensor. */
+typedef struct m4_weights m4_weights;
+nt_status m4_model_load(m4_model *m, const m4_weights *w, nt_err *err);
 
 nt_status m4_model_alloc_grads(m4_model *m, nt_err *err);
 void m4_model_zero_grads(m4_model *m);

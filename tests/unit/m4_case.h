@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/json.h"
+#include "model/m4_load.h"
 #include "formats/safetensors.h"
 #include "model/m4_config.h"
 #include "model/m4_model.h"
@@ -51,21 +51,12 @@ static inline void case_free(m4_case *c) {
 /* dir holds config.json and model.safetensors; ref is the reference file. */
 static inline int case_open(m4_case *c, const char *dir, const char *ref, bool ckpt, nt_err *err) {
     memset(c, 0, sizeof *c);
-    char path[1024];
-    val *cfgv = NULL;
-    m4_config cfg;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (json_parse_file(path, &cfgv, err)) return 1;
-    nt_status st = m4_config_from_val(cfgv, &cfg, err);
-    val_unref(cfgv);
-    if (st) return 1;
+    m4_weights *w = NULL;
+    if (m4_weights_open(dir, &w, err)) return 1;
     m4_options opt = {.checkpointing = ckpt};
-    if (m4_model_new(&cfg.text, &opt, &c->model, err)) return 1;
-    st_model *ck = NULL;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (st_model_open(path, &ck, err)) return 1;
-    st = m4_model_load(c->model, ck, err);
-    st_model_close(ck);
+    nt_status st = m4_model_new(&m4_weights_config(w)->text, &opt, &c->model, err);
+    if (!st) st = m4_model_load(c->model, w, err);
+    m4_weights_close(w);
     if (st || st_file_open(ref, &c->ref, err)) return 1;
     const st_tensor *ids = st_file_find(c->ref, "input_ids");
     if (!ids || ids->ndim != 2) { snprintf(err->msg, sizeof err->msg, "%s: no input_ids [B,T]", ref); return 1; }
