@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/m4_batch.h"
 #include "model/m4_load.h"
 #include "formats/safetensors.h"
 #include "model/m4_config.h"
@@ -17,9 +18,7 @@ typedef struct {
     m4_model *model;
     st_file *ref;
     m4_batch batch;
-    int32_t *ids, *labels;
-    uint8_t *mask;
-    int64_t *pos;
+    m4_batch_buf bb;
 } m4_case;
 
 /* Elements of a reference tensor as doubles (F64, F32, I64, I32); NULL if absent. */
@@ -44,7 +43,7 @@ static inline double *case_doubles(const st_file *f, const char *name, int64_t *
 static inline void case_free(m4_case *c) {
     m4_model_free(c->model);
     st_file_close(c->ref);
-    free(c->ids); free(c->labels); free(c->mask); free(c->pos);
+    m4_batch_buf_free(&c->bb);
     memset(c, 0, sizeof *c);
 }
 
@@ -58,29 +57,8 @@ static inline int case_open(m4_case *c, const char *dir, const char *ref, bool c
     if (!st) st = m4_model_load(c->model, w, err);
     m4_weights_close(w);
     if (st || st_file_open(ref, &c->ref, err)) return 1;
-    const st_tensor *ids = st_file_find(c->ref, "input_ids");
-    if (!ids || ids->ndim != 2) { snprintf(err->msg, sizeof err->msg, "%s: no input_ids [B,T]", ref); return 1; }
-    int64_t n = 0, B = ids->shape[0], T = ids->shape[1];
-    double *v = case_doubles(c->ref, "input_ids", &n);
-    c->ids = malloc(n * sizeof(int32_t));
-    for (int64_t i = 0; i < n; i++) c->ids[i] = (int32_t)v[i];
-    free(v);
-    if ((v = case_doubles(c->ref, "labels", NULL))) {
-        c->labels = malloc(n * sizeof(int32_t));
-        for (int64_t i = 0; i < n; i++) c->labels[i] = (int32_t)v[i];
-        free(v);
-    }
-    if ((v = case_doubles(c->ref, "attention_mask", NULL))) {
-        c->mask = malloc(n);
-        for (int64_t i = 0; i < n; i++) c->mask[i] = v[i] != 0;
-        free(v);
-    }
-    if ((v = case_doubles(c->ref, "position_ids", NULL))) {
-        c->pos = malloc(n * sizeof(int64_t));
-        for (int64_t i = 0; i < n; i++) c->pos[i] = (int64_t)v[i];
-        free(v);
-    }
-    c->batch = (m4_batch){B, T, c->ids, c->labels, c->mask, c->pos};
+    if (m4_batch_read(c->ref, &c->bb, err)) return 1;
+    c->batch = c->bb.b;
     return 0;
 }
 
