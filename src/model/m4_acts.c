@@ -7,7 +7,7 @@
 
 typedef struct {
     int64_t u, rstd_in, cq, rstd_q, cqn, q, a, rstd_kv, ckvn, kv, k, lse, att, h, u2, rstd_post;
-    int64_t probs, w, idx, slot_tok, inv, gu, he, ye, sgu, sh;
+    int64_t probs, w, idx, slot_tok, inv, gu, he, sgu, sh;
 } act_sizes; /* floats (or 4-byte ints) per token */
 
 static act_sizes sizes_of(const m4_text_config *c, int64_t l) {
@@ -26,7 +26,6 @@ static act_sizes sizes_of(const m4_text_config *c, int64_t l) {
         s.w = s.idx = s.slot_tok = s.inv = k;
         s.gu = k * 2 * F;
         s.he = k * F;
-        s.ye = k * D;
         s.sgu = 2 * S;
         s.sh = S;
     } else {
@@ -59,7 +58,7 @@ nt_status m4_acts_alloc(m4_model *m, m4_acts *a, int64_t l, nt_err *err) {
 #define T(f) a->f = take(m, s.f, N, &st)
     T(u); T(rstd_in); T(cq); T(rstd_q); T(cqn); T(q); T(a); T(rstd_kv); T(ckvn); T(kv); T(k);
     T(lse); T(att); T(h); T(u2); T(rstd_post); T(probs); T(w); T(idx); T(slot_tok); T(inv);
-    T(gu); T(he); T(ye); T(sgu); T(sh);
+    T(gu); T(he); T(sgu); T(sh);
 #undef T
     if (m4_layer_is_moe(&m->cfg, l)) {
         a->offs = nt_arena_alloc(&m->acts_arena, (size_t)(m->cfg.n_routed_experts + 1) * 8, 0);

@@ -19,7 +19,7 @@ typedef struct {
     float *probs, *w;              /* router softmax [N,E], weights [N,k] */
     int32_t *idx, *slot_tok, *inv; /* experts [N,k]; sorted slot → t·k+j; t·k+j → slot */
     int64_t *offs;                 /* [E+1] slot ranges per expert */
-    float *gu, *he, *ye;           /* routed: [N·k, 2F], [N·k, F], [N·k, D]; dense: gu, he */
+    float *gu, *he;                /* routed: [N·k, 2F], [N·k, F] by slot; dense: [N, 2I], [N, I] */
     float *sgu, *sh;               /* shared experts [N, 2S], [N, S] */
 } m4_acts;
 

@@ -51,6 +51,7 @@ static void experts_fwd(m4_model *m, const m4_layer_params *w, float *out, m4_ac
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
     int64_t F = c->moe_intermediate_size;
     float *z = m4_scratch(m, N * E, false), *xe = m4_scratch(m, N * k * D, false);
+    float *ye = m4_scratch(m, N * k * D, false); /* not kept: backward needs only he */
     kn_linear_fwd(z, a->u2, w->router, N, E, D, false);
     kn_router_fwd(z, N, &m->router, a->probs, a->idx, a->w);
     group_by_expert(a, N, k, E);
@@ -61,12 +62,12 @@ static void experts_fwd(m4_model *m, const m4_layer_params *w, float *out, m4_ac
         float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
         kn_linear_fwd(gu, xe + r0 * D, w->gate_up + e * 2 * F * D, cnt, 2 * F, D, false);
         kn_swiglu_fwd(he, gu, gu + F, 2 * F, cnt, F);
-        kn_linear_fwd(a->ye + r0 * D, he, w->down + e * D * F, cnt, D, F, false);
+        kn_linear_fwd(ye + r0 * D, he, w->down + e * D * F, cnt, D, F, false);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
     for (int64_t t = 0; t < N; t++)
         for (int64_t j = 0; j < k; j++) {
-            const float *y = a->ye + (int64_t)a->inv[t * k + j] * D;
+            const float *y = ye + (int64_t)a->inv[t * k + j] * D;
             float wt = a->w[t * k + j];
             for (int64_t i = 0; i < D; i++) out[t * D + i] += wt * y[i];
         }
@@ -91,38 +92,45 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     nt_arena_rollback(&m->scratch, pos);
 }
 
-/* Per slot r (token t, choice j): dye = w·dout[t]; dw[t,j] = dout[t]·ye[r]. */
-static void slot_grads(float *dye, float *dw, const float *dout, const m4_acts *a, int64_t n,
-                       int64_t k, int64_t D) {
+/* Per slot r (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled by w[i]. */
+static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, int64_t n,
+                        int64_t D, int64_t F) {
 #pragma omp parallel for schedule(static) if (n * D > 65536)
     for (int64_t r = 0; r < n; r++) {
-        int64_t i = a->slot_tok[r], t = i / k;
-        const float *g = dout + t * D, *y = a->ye + r * D;
+        int64_t i = a->slot_tok[r];
         float wt = a->w[i], acc = 0;
-        for (int64_t c = 0; c < D; c++) {
-            dye[r * D + c] = wt * g[c];
-            acc += g[c] * y[c];
+        for (int64_t j = 0; j < F; j++) {
+            acc += dhe[r * F + j] * a->he[r * F + j];
+            dhe[r * F + j] *= wt;
         }
+        for (int64_t j = 0; j < D; j++) gy[r * D + j] *= wt;
         dw[i] = acc;
     }
 }
 
+/* The router weight's gradient is dout[t]·ye[r] with ye = he·Dᵀ, i.e. (dout[t]·D)·he: so
+ * the unscaled dhe0 = dout·D gives it without keeping ye. Then dhe = w·dhe0, and the
+ * gathered dout rows are scaled by w in place for the down-projection's weight gradient. */
 static void experts_bwd(m4_model *m, const m4_layer_params *w, m4_layer_params *g,
                         const float *dout, float *du2, m4_acts *a) {
     const m4_text_config *c = &m->cfg;
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
     int64_t F = c->moe_intermediate_size, n = N * k;
-    float *dye = m4_scratch(m, n * D, false), *dw = m4_scratch(m, n, false);
+    float *gy = m4_scratch(m, n * D, false), *dw = m4_scratch(m, n, false);
     float *xe = m4_scratch(m, n * D, false), *dxe = m4_scratch(m, n * D, true);
     float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
-    slot_grads(dye, dw, dout, a, n, k, D);
+    gather_rows(gy, dout, a->slot_tok, n, k, D);
     gather_rows(xe, a->u2, a->slot_tok, n, k, D);
+    for (int64_t e = 0; e < E; e++) {
+        int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
+        if (cnt) kn_linear_bwd(dhe + r0 * F, NULL, gy + r0 * D, NULL, w->down + e * D * F, cnt, D, F);
+    }
+    scale_slots(dw, dhe, gy, a, n, D, F);
     for (int64_t e = 0; e < E; e++) {
         int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
         const float *gu = a->gu + r0 * 2 * F;
-        kn_linear_bwd(dhe + r0 * F, g->down + e * D * F, dye + r0 * D, a->he + r0 * F,
-                      w->down + e * D * F, cnt, D, F);
+        kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
         kn_swiglu_bwd(dgu + r0 * 2 * F, dgu + r0 * 2 * F + F, dhe + r0 * F, gu, gu + F, 2 * F, cnt, F);
         kn_linear_bwd(dxe + r0 * D, g->gate_up + e * 2 * F * D, dgu + r0 * 2 * F, xe + r0 * D,
                       w->gate_up + e * 2 * F * D, cnt, 2 * F, D);
