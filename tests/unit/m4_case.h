@@ -4,10 +4,12 @@
 #ifndef NEWT_TEST_M4_CASE_H
 #define NEWT_TEST_M4_CASE_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/json.h"
 #include "model/m4_batch.h"
 #include "model/m4_load.h"
 #include "formats/safetensors.h"
