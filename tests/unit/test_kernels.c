@@ -267,4 +267,19 @@ TEST(router_ties_pick_lower_index) {
     CHECK_NEAR(w[0], 0.5, 1e-7);
 }
 
+TEST(embedding_gather_and_scatter_add) {
+    float table[4 * 3], out[3 * 3], dtab[4 * 3] = {0}, g[3 * 3];
+    for (int i = 0; i < 12; i++) table[i] = (float)i;
+    for (int i = 0; i < 9; i++) g[i] = 1.0f + (float)i;
+    int32_t ids[3] = {2, 0, 2};
+    kn_embed_fwd(out, table, ids, 3, 3);
+    CHECK(out[0] == 6 && out[3] == 0 && out[8] == 8);
+    kn_embed_bwd(dtab, g, ids, 3, 3);
+    /* row 2 gets rows 0 and 2 of g; row 0 row 1; rows 1, 3 nothing */
+    CHECK(dtab[6] == 1 + 7 && dtab[8] == 3 + 9 && dtab[0] == 4 && dtab[3] == 0 && dtab[11] == 0);
+    float y[3] = {1, 2, 3};
+    kn_axpy(y, 2, table + 3, 3);
+    CHECK(y[0] == 7 && y[2] == 13);
+}
+
 TEST_MAIN()
