@@ -7,7 +7,8 @@
 #include "kn_testutil.h"
 #include "test.h"
 
-enum { B = 2, T = 6, H = 2, DQK = 3, DV = 4 };
+enum { B = 2, H = 2, DQK = 3, DV = 4, TMAX = 80 };
+static int64_t T = 6; /* sequence length of the current case (some cases span several query tiles) */
 
 typedef struct {
     const int32_t *seg;
@@ -30,7 +31,7 @@ static double at_loss(const double *x, void *vc) {
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t t = 0; t < T; t++) {
-                double sc[T], m = -INFINITY, sum = 0;
+                double sc[TMAX], m = -INFINITY, sum = 0;
                 for (int64_t s = 0; s < T; s++) {
                     sc[s] = -INFINITY;
                     if (!ok_(c, b, t, s)) continue;
@@ -57,7 +58,7 @@ static void attn_case(const int32_t *seg, const uint8_t *keep) {
     kt_seed(7);
     int64_t nq = B * T * H * DQK, nv = B * T * H * DV;
     float *q = kt_randf(nq, 1), *k = kt_randf(nq, 1), *v = kt_randf(nv, 1), *g = kt_randf(nv, 1);
-    float qs[B * T], *o = kt_zerof(nv), lse[B * H * T];
+    float qs[B * TMAX], *o = kt_zerof(nv), lse[B * H * TMAX];
     for (int i = 0; i < B * T; i++) qs[i] = 0.5f + 0.1f * (float)(i % 3);
     kn_attn_shape s = {B, T, H, DQK, DV, H * DQK, DQK, H * DQK, DQK, H * DV, DV, H * DV, DV};
     float *scr = kt_zerof((int64_t)omp_get_max_threads() * (int64_t)kn_attention_scratch(&s));
@@ -83,21 +84,39 @@ static void attn_case(const int32_t *seg, const uint8_t *keep) {
 TEST(attention_causal) { attn_case(NULL, NULL); }
 
 TEST(attention_right_padding) {
-    uint8_t keep[B * T] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+    uint8_t keep[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
     attn_case(NULL, keep);
 }
 
 TEST(attention_packed_segments) {
-    int64_t pos[B * T] = {0, 1, 2, 0, 1, 0, 0, 1, 2, 3, 4, 5};
-    int32_t seg[B * T], want[B * T] = {0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 0, 0};
+    int64_t pos[12] = {0, 1, 2, 0, 1, 0, 0, 1, 2, 3, 4, 5};
+    int32_t seg[12], want[12] = {0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 0, 0};
     kn_segments_from_positions(pos, B, T, seg);
-    for (int i = 0; i < B * T; i++) CHECK_EQ_INT(seg[i], want[i]);
+    for (int i = 0; i < 12; i++) CHECK_EQ_INT(seg[i], want[i]);
     attn_case(seg, NULL);
 }
 
+/* 70 tokens: three query tiles; packed samples that straddle tile boundaries, plus padding. */
+TEST(attention_long_packed_and_padded) {
+    T = 70;
+    int64_t pos[B * TMAX];
+    uint8_t keep[B * TMAX];
+    int32_t seg[B * TMAX];
+    for (int64_t t = 0; t < T; t++) {
+        pos[t] = t < 30 ? t : t < 41 ? t - 30 : t - 41; /* samples of 30, 11, 29 */
+        pos[T + t] = t;
+        keep[t] = 1;
+        keep[T + t] = t < 52; /* row 1: 52 tokens then padding */
+    }
+    kn_segments_from_positions(pos, B, T, seg);
+    CHECK(seg[29] == 0 && seg[30] == 1 && seg[41] == 2 && seg[T + 69] == 0);
+    attn_case(seg, keep);
+    T = 6;
+}
+
 TEST(attention_fully_masked_row_is_zero) {
-    uint8_t keep[B * T] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* row 0, t = 0 sees nothing */
-    float q[B * T * H * DQK], k[B * T * H * DQK], v[B * T * H * DV], o[B * T * H * DV], lse[B * H * T], qs[B * T];
+    uint8_t keep[12] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* row 0, t = 0 sees nothing */
+    float q[12 * H * DQK], k[12 * H * DQK], v[12 * H * DV], o[12 * H * DV], lse[B * H * 6], qs[12];
     for (size_t i = 0; i < sizeof q / 4; i++) q[i] = k[i] = 0.1f * (float)i;
     for (size_t i = 0; i < sizeof v / 4; i++) v[i] = 1;
     for (int i = 0; i < B * T; i++) qs[i] = 1;
