@@ -70,6 +70,39 @@ TEST(loss_sum_scales_gradients_by_count) {
     free(sum.grads);
 }
 
+/* Two micro-batches (one row each) with loss_sum accumulate the same gradients as the whole
+ * batch: gradients add across forward/backward pairs and nothing leaks between rows. */
+TEST(gradient_accumulation_over_micro_batches) {
+    m4_case c;
+    nt_err err = {0};
+    CHECK(case_open(&c, TINY, TINY_REF, false, &err) == 0);
+    m4_options o = {.loss_sum = true};
+    m4_model_set_options(c.model, &o);
+    CHECK(m4_model_alloc_grads(c.model, &err) == NT_OK);
+    int64_t n = m4_model_num_floats(c.model), T = c.batch.T;
+    m4_loss whole, a, b;
+    m4_model_zero_grads(c.model);
+    CHECK(m4_forward(c.model, &c.batch, true, NULL, &whole, &err) == NT_OK && m4_backward(c.model, &err) == NT_OK);
+    float *ref = malloc(n * sizeof(float));
+    memcpy(ref, m4_model_grad_data(c.model, 0), n * sizeof(float));
+    m4_batch r0 = {1, T, c.batch.input_ids, c.batch.labels, NULL, NULL};
+    m4_batch r1 = {1, T, c.batch.input_ids + T, c.batch.labels + T, NULL, NULL};
+    m4_model_zero_grads(c.model);
+    CHECK(m4_forward(c.model, &r0, true, NULL, &a, &err) == NT_OK && m4_backward(c.model, &err) == NT_OK);
+    CHECK(m4_forward(c.model, &r1, true, NULL, &b, &err) == NT_OK && m4_backward(c.model, &err) == NT_OK);
+    CHECK_EQ_INT(a.count + b.count, whole.count);
+    CHECK_NEAR(a.loss + b.loss, whole.loss, 1e-4);
+    const float *g = m4_model_grad_data(c.model, 0);
+    double md = 0, mg = 0;
+    for (int64_t i = 0; i < n; i++) {
+        md = fmax(md, fabs(g[i] - ref[i]));
+        mg = fmax(mg, fabs(ref[i]));
+    }
+    CHECK_MSG(md <= 1e-5 * mg, "%.3g of %.3g", md, mg);
+    free(ref);
+    case_free(&c);
+}
+
 /* Activation floats per token per layer, written out from the spec's shapes (docs/model.md). */
 static int64_t formula(const m4_text_config *c, bool moe) {
     int64_t D = c->hidden_size, H = c->num_heads, dqk = c->qk_nope_head_dim + c->qk_rope_head_dim;
