@@ -103,6 +103,44 @@ TEST(gradient_accumulation_over_micro_batches) {
     case_free(&c);
 }
 
+/* Tied head: same logits as the untied model whose lm_head equals the embedding, and the
+ * shared matrix's gradient is the sum of the two untied gradients (the untied model is the
+ * one checked against transformers). */
+TEST(tied_embeddings_share_storage_and_gradient) {
+    m4_case c;
+    nt_err err = {0};
+    CHECK(case_open(&c, TINY, TINY_REF, false, &err) == 0);
+    m4_model *u = c.model, *t = NULL;
+    m4_text_config tc = *m4_model_config(u);
+    tc.tie_word_embeddings = true;
+    CHECK(m4_model_new(&tc, NULL, &t, &err) == NT_OK);
+    CHECK_EQ_INT(m4_model_num_params(t), m4_model_num_params(u) - 1);
+    for (size_t i = 0; i < m4_model_num_params(t); i++) { /* same names, same order, minus lm_head */
+        CHECK_EQ_STR(m4_model_param(t, i)->name, m4_model_param(u, i)->name);
+        memcpy(m4_model_param_data(t, i), m4_model_param_data(u, i), m4_model_param(u, i)->numel * sizeof(float));
+    }
+    size_t head = m4_model_num_params(u) - 1;
+    CHECK_EQ_STR(m4_model_param(u, head)->name, "lm_head.weight");
+    int64_t VD = m4_model_param(u, 0)->numel, NL = c.batch.B * c.batch.T * tc.vocab_size;
+    memcpy(m4_model_param_data(u, head), m4_model_param_data(u, 0), VD * sizeof(float));
+    float *lu = malloc(NL * sizeof(float)), *lt = malloc(NL * sizeof(float));
+    m4_loss a, b;
+    CHECK(m4_model_alloc_grads(u, &err) == NT_OK && m4_model_alloc_grads(t, &err) == NT_OK);
+    CHECK(m4_forward(u, &c.batch, true, lu, &a, &err) == NT_OK && m4_backward(u, &err) == NT_OK);
+    CHECK(m4_forward(t, &c.batch, true, lt, &b, &err) == NT_OK && m4_backward(t, &err) == NT_OK);
+    CHECK(a.loss == b.loss && memcmp(lu, lt, NL * sizeof(float)) == 0);
+    const float *ge = m4_model_grad_data(u, 0), *gh = m4_model_grad_data(u, head), *gt = m4_model_grad_data(t, 0);
+    double md = 0, mg = 0;
+    for (int64_t i = 0; i < VD; i++) {
+        md = fmax(md, fabs(gt[i] - (ge[i] + gh[i])));
+        mg = fmax(mg, fabs(gt[i]));
+    }
+    CHECK(mg > 0 && md <= 1e-6 * mg);
+    free(lu); free(lt);
+    m4_model_free(t);
+    case_free(&c);
+}
+
 /* Activation floats per token per layer, written out from the spec's shapes (docs/model.md). */
 static int64_t formula(const m4_text_config *c, bool moe) {
     int64_t D = c->hidden_size, H = c->num_heads, dqk = c->qk_nope_head_dim + c->qk_rope_head_dim;
