@@ -36,11 +36,19 @@ void kn_rmsnorm_bwd(float *dx, int64_t lddx, float *dw, const float *dy, int64_t
             row_dx(dx + i * lddx, dy + i * lddy, x + i * ldx, w, rstd[i], d);
     }
     if (!dw) return;
-    /* Column sums: parallel over columns so no two threads touch the same dw[j]. */
+    /* Column sums in blocks of CB columns: each thread owns whole blocks (no two threads touch
+     * the same dw[j]) and reads CB contiguous floats per row. */
+    enum { CB = 64 };
+    int64_t nb = (d + CB - 1) / CB;
 #pragma omp parallel for schedule(static) if (n * d > 32768)
-    for (int64_t j = 0; j < d; j++) {
-        double acc = 0;
-        for (int64_t i = 0; i < n; i++) acc += (double)dy[i * lddy + j] * x[i * ldx + j] * rstd[i];
-        dw[j] += (float)acc;
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t j0 = blk * CB, nc = d - j0 < CB ? d - j0 : CB;
+        double acc[CB] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            const float *g = dy + i * lddy + j0, *xr = x + i * ldx + j0;
+            double r = rstd[i];
+            for (int64_t j = 0; j < nc; j++) acc[j] += (double)g[j] * xr[j] * r;
+        }
+        for (int64_t j = 0; j < nc; j++) dw[j0 + j] += (float)acc[j];
     }
 }

@@ -72,9 +72,8 @@ static double rms_loss(const double *v, void *vc) {
     return L;
 }
 
-TEST(rmsnorm_fwd_bwd) {
+static void rms_case(int64_t n, int64_t d, int64_t ld) {
     kt_seed(2);
-    int64_t n = 4, d = 16, ld = 20;
     float *xs = kt_randf(n * ld, 2), *w = kt_randf(d, 1), *g = kt_randf(n * d, 1);
     float *y = kt_zerof(n * d), *rstd = kt_zerof(n);
     kn_rmsnorm_fwd(y, d, rstd, xs + 3, ld, w, n, d, 1e-6f);
@@ -101,6 +100,11 @@ TEST(rmsnorm_fwd_bwd) {
     CHECK(dxs[0] == 0 && dxs[ld - 1] == 0); /* outside the rows: untouched */
     free(xs); free(w); free(g); free(y); free(rstd); free(v); free(ref); free(dxs); free(dw);
     free(G); free(fd); free(dx);
+}
+
+TEST(rmsnorm_fwd_bwd) {
+    rms_case(4, 16, 20);
+    rms_case(3, 150, 153); /* several 64-column blocks in dw, a partial last one */
 }
 
 /* ---- SwiGLU ---- */
