@@ -13,6 +13,26 @@
 #include "tensor/convert.h"
 #include "test.h"
 
+#include <unistd.h>
+
+#define PYTHON "/usr/bin/python3"
+
+static char *tpath_fp8(void) { return nt_path_join(test_tmpdir(), "fp8_py.bin"); }
+
+/* Runs a Python script with args; returns its stdout, or NULL if it failed. */
+static char *run_py(const char *script, const char *args) {
+    char *sp = nt_path_join(test_tmpdir(), "fp8.py");
+    nt_err err = {0};
+    char *out = NULL;
+    if (nt_write_file_atomic(sp, script, strlen(script), &err) == NT_OK) {
+        char *cmd = nt_xasprintf(PYTHON " %s %s", sp, args);
+        if (test_run(cmd, &out) != 0) free(out), out = NULL;
+        free(cmd);
+    }
+    free(sp);
+    return out;
+}
+
 /* A small config with one dense layer and one MoE layer (fused experts), untied head. */
 static const char CFG_JSON[] =
     "{\"architectures\": [\"Mistral4ForCausalLM\"], \"model_type\": \"mistral4\","
@@ -429,6 +449,58 @@ TEST(oracle_cases_open) {
         m4_weights_close(w);
         free(d);
     }
+}
+
+/* An independent decoder (Python: E4M3 from its bit fields, numpy float32 product) gives the
+ * same bits as the loader on the FP8 oracle checkpoint. */
+static const char PY_FP8[] =
+    "import json, struct, sys\n"
+    "import numpy as np\n"
+    "path, name, out = sys.argv[1:4]\n"
+    "b = open(path, 'rb').read()\n"
+    "n = struct.unpack('<Q', b[:8])[0]\n"
+    "h = json.loads(b[8:8 + n]); d = b[8 + n:]\n"
+    "def arr(k, dt):\n"
+    "    s, e = h[k]['data_offsets']\n"
+    "    return np.frombuffer(d[s:e], dtype=dt)\n"
+    "def e4m3(c):\n"
+    "    s, e, m = c >> 7, (c >> 3) & 15, c & 7\n"
+    "    v = m / 8 * 2.0 ** -6 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7)\n"
+    "    return -v if s else v\n"
+    "table = np.array([e4m3(c) for c in range(256)], dtype=np.float32)\n"
+    "q = arr(name, np.uint8)\n"
+    "sc = arr(name + '_scale_inv', '<f4')\n"
+    "w = table[q].reshape(len(sc), -1) * sc.reshape(-1, 1)\n"
+    "open(out, 'wb').write(w.astype('<f4').tobytes())\n";
+
+static void fp8_vs_python(const m4_weights *w, const char *canon, const char *full) {
+    char *out = tpath_fp8();
+    char *args = nt_xasprintf("%s %s %s", "tests/fixtures/oracle/fp8_weights/model.safetensors",
+                              full, out);
+    char *r = run_py(PY_FP8, args);
+    CHECK(r != NULL);
+    size_t n = 0;
+    char *want = NULL;
+    nt_err err = {0};
+    CHECK(nt_read_file(out, &want, &n, &err) == NT_OK);
+    float *got = nt_xmalloc(n + 4);
+    CHECK(m4_load_f32(w, canon, got, n / 4, &err) == NT_OK);
+    CHECK(n > 0 && want && memcmp(got, want, n) == 0);
+    free(got), free(want), free(r), free(args), free(out);
+}
+
+TEST(fp8_oracle_matches_python) {
+    if (access(PYTHON, X_OK) != 0 || system(PYTHON " -c 'import numpy' 2>/dev/null") != 0)
+        SKIP("no /usr/bin/python3 with numpy");
+    nt_err err = {0};
+    m4_weights *w = NULL;
+    CHECK(m4_weights_open("tests/fixtures/oracle/fp8_weights", &w, &err) == NT_OK);
+    if (!w) return;
+    fp8_vs_python(w, "layers.0.mlp.experts.gate_up_proj",
+                  "model.layers.0.mlp.experts.gate_up_proj");
+    fp8_vs_python(w, "layers.1.self_attn.q_b_proj.weight",
+                  "model.layers.1.self_attn.q_b_proj.weight");
+    m4_weights_close(w);
 }
 
 TEST_MAIN()
