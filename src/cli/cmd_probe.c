@@ -121,7 +121,8 @@ int cli_cmd_probe(int argc, char **argv) {
     nt_status st = run(&a, &s, &err);
     if (!st) st = write_out(&a, &s, &err);
     if (st) cli_error("%s", err.msg);
-    else printf("loss %.9g; wrote %s\n", (double)(s.loss ? *s.loss : 0), a.out);
+    else if (s.bb.b.labels) printf("loss %.9g; wrote %s\n", (double)*s.loss, a.out);
+    else printf("wrote %s\n", a.out);
     probe_free(&s);
     return st ? 1 : 0;
 }

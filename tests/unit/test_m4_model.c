@@ -235,4 +235,34 @@ TEST(probe_command_writes_fixture_tensors) {
     free(out);
 }
 
+/* Inputs without labels: hidden states only (no loss tensor); --grads is refused by name. */
+TEST(probe_without_labels) {
+    char in[512], outp[512], cmd[8192], *out = NULL;
+    snprintf(in, sizeof in, "%s/ids_only.safetensors", test_tmpdir());
+    snprintf(outp, sizeof outp, "%s/ids_only.out.safetensors", test_tmpdir());
+    int32_t ids[2 * 5] = {1, 5, 9, 200, 7, 1, 3, 3, 3, 511};
+    int64_t shape[2] = {2, 5};
+    nt_err err = {0};
+    st_writer *w = st_writer_new();
+    CHECK(st_writer_add(w, "input_ids", ST_I32, 2, shape, ids, &err) == NT_OK);
+    CHECK(st_writer_save(w, in, &err) == NT_OK);
+    st_writer_free(w);
+    snprintf(cmd, sizeof cmd, "%s probe --model %s --inputs %s --out %s --logits 2>&1", test_newt_bin(), TINY, in, outp);
+    CHECK_EQ_INT(test_run(cmd, &out), 0);
+    free(out);
+    st_file *f = NULL;
+    CHECK(st_file_open(outp, &f, &err) == NT_OK);
+    if (f) {
+        CHECK(st_file_find(f, "loss") == NULL);
+        const st_tensor *lg = st_file_find(f, "logits");
+        CHECK(lg && lg->ndim == 3 && lg->shape[0] == 2 && lg->shape[1] == 5 && lg->shape[2] == 512);
+        CHECK(st_file_find(f, "hidden.final_norm") != NULL);
+        st_file_close(f);
+    }
+    snprintf(cmd, sizeof cmd, "%s probe --model %s --inputs %s --out %s --grads 2>&1", test_newt_bin(), TINY, in, outp);
+    CHECK_EQ_INT(test_run(cmd, &out), 1);
+    CHECK_CONTAINS(out, "labels");
+    free(out);
+}
+
 TEST_MAIN()
