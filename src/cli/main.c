@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"config-schema", cli_cmd_config_schema, "print every config key with type, default and doc"},
     {"config-check", cli_cmd_config_check, "validate a config (+ overrides) and print it resolved"},
     {"init-model", cli_cmd_init_model, "write a randomly initialized model (HF layout)"},
+    {"probe", cli_cmd_probe, "run the model on one batch; write loss, hidden states, logits, grads"},
 };
 
 void cli_error(const char *fmt, ...) {

@@ -1,0 +1,178 @@
+/* Causal attention with padding and packing masks, flash-style memory: the forward keeps only
+ * the log-sum-exp per query row; the backward recomputes each tile's probabilities from it.
+ * Work is split over (sequence, head) pairs; inside one, queries go in tiles of QT rows, and
+ * every product of a tile is one small GEMM (OpenBLAS runs single-threaded inside the OpenMP
+ * region). Keys before the segment of the tile's first query are skipped: segments are
+ * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+enum { QT = 32 };
+
+size_t kn_attention_scratch(const kn_attn_shape *s) { return (size_t)(2 * QT * s->T + 16); }
+
+typedef struct {
+    const kn_attn_shape *s;
+    const float *qb, *kb, *vb, *qscale; /* bases of this (b, h) */
+    const int32_t *seg;
+    const uint8_t *keep;                /* per row of this sequence */
+    int64_t t0, nq, ks, nk;             /* query tile [t0, t0+nq), keys [ks, ks+nk) */
+} tile;
+
+static inline bool allowed(const tile *c, int64_t t, int64_t s) {
+    if (s > t) return false;
+    if (c->keep && !c->keep[s]) return false;
+    return !c->seg || c->seg[s] == c->seg[t];
+}
+
+/* First key that can be visible to query t0: its segment's start. */
+static int64_t key_start(const int32_t *seg, int64_t t0) {
+    int64_t s = t0;
+    while (seg && s > 0 && seg[s - 1] == seg[t0]) s--;
+    return seg ? s : 0;
+}
+
+/* S[i][j] = qscale·q_i·k_j, −inf where masked. */
+static void scores(float *S, const tile *c) {
+    const kn_attn_shape *s = c->s;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->nq, (int)c->nk, (int)s->dqk, 1.0f,
+                c->qb + c->t0 * s->q_tok, (int)s->q_tok, c->kb + c->ks * s->k_tok, (int)s->k_tok,
+                0.0f, S, (int)c->nk);
+    for (int64_t i = 0; i < c->nq; i++) {
+        float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
+        for (int64_t j = 0; j < c->nk; j++)
+            r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
+    }
+}
+
+/* Row softmax in place; lse per row (−inf and a zero row when nothing is visible). */
+static void softmax_rows(float *S, float *lse, const tile *c) {
+    for (int64_t i = 0; i < c->nq; i++) {
+        float *r = S + i * c->nk, m = -INFINITY;
+        for (int64_t j = 0; j < c->nk; j++) m = r[j] > m ? r[j] : m;
+        if (m == -INFINITY) {
+            memset(r, 0, (size_t)c->nk * sizeof(float));
+            lse[i] = -INFINITY;
+            continue;
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < c->nk; j++) {
+            r[j] = r[j] == -INFINITY ? 0.0f : expf(r[j] - m);
+            sum += r[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
+        lse[i] = m + (float)log(sum);
+    }
+}
+
+static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
+    const kn_attn_shape *s = c->s;
+    scores(S, c);
+    softmax_rows(S, lse + c->t0, c);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->nq, (int)s->dv, (int)c->nk, 1.0f,
+                S, (int)c->nk, c->vb + c->ks * s->v_tok, (int)s->v_tok, 0.0f,
+                o + c->t0 * s->o_tok, (int)s->o_tok);
+}
+
+static tile tile_at(const kn_attn_shape *s, int64_t bh, const float *q, const float *k,
+                    const float *v, const float *qscale, const int32_t *seg, const uint8_t *keep) {
+    int64_t b = bh / s->H, h = bh % s->H, row0 = b * s->T;
+    return (tile){.s = s, .qb = q + row0 * s->q_tok + h * s->q_head,
+                  .kb = k + row0 * s->k_tok + h * s->k_head, .vb = v + row0 * s->v_tok + h * s->v_head,
+                  .qscale = qscale + row0, .seg = seg ? seg + row0 : NULL, .keep = keep ? keep + row0 : NULL};
+}
+
+static void set_range(tile *c, int64_t t0) {
+    c->t0 = t0;
+    c->nq = c->s->T - t0 < QT ? c->s->T - t0 : QT;
+    c->ks = key_start(c->seg, t0);
+    c->nk = t0 + c->nq - c->ks;
+}
+
+void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
+                      const float *qscale, const int32_t *seg, const uint8_t *keep,
+                      const kn_attn_shape *s, float *scratch) {
+    int64_t BH = s->B * s->H;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *S = scratch + (size_t)omp_get_thread_num() * kn_attention_scratch(s);
+        int64_t b = bh / s->H, h = bh % s->H;
+        tile c = tile_at(s, bh, q, k, v, qscale, seg, keep);
+        float *ob = o + b * s->T * s->o_tok + h * s->o_head;
+        for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
+            set_range(&c, t0);
+            fwd_tile(ob, lse + bh * s->T, &c, S);
+        }
+    }
+}
+
+typedef struct {
+    float *dqb, *dkb, *dvb;
+    const float *dob, *ob, *lse;
+} grads;
+
+/* P = exp(S − lse) recomputed; dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))·qscale; then three GEMMs. */
+static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
+    const kn_attn_shape *s = c->s;
+    int nq = (int)c->nq, nk = (int)c->nk;
+    scores(P, c);
+    for (int64_t i = 0; i < c->nq; i++) {
+        float l = g->lse[c->t0 + i], *r = P + i * c->nk;
+        for (int64_t j = 0; j < c->nk; j++) r[j] = (l == -INFINITY || r[j] == -INFINITY) ? 0.0f : expf(r[j] - l);
+    }
+    const float *dot = g->dob + c->t0 * s->o_tok;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)s->dv, 1.0f, dot, (int)s->o_tok,
+                c->vb + c->ks * s->v_tok, (int)s->v_tok, 0.0f, dS, nk);
+    for (int64_t i = 0; i < c->nq; i++) {
+        const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
+        float D = 0, qs = c->qscale[c->t0 + i];
+        for (int64_t j = 0; j < s->dv; j++) D += doi[j] * oi[j];
+        for (int64_t j = 0; j < c->nk; j++) dS[i * c->nk + j] = P[i * c->nk + j] * (dS[i * c->nk + j] - D) * qs;
+    }
+    if (g->dqb)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, (int)s->dqk, nk, 1.0f, dS, nk,
+                    c->kb + c->ks * s->k_tok, (int)s->k_tok, 1.0f, g->dqb + c->t0 * s->q_tok, (int)s->q_tok);
+    if (g->dkb)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)s->dqk, nq, 1.0f, dS, nk,
+                    c->qb + c->t0 * s->q_tok, (int)s->q_tok, 1.0f, g->dkb + c->ks * s->k_tok, (int)s->k_tok);
+    if (g->dvb)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)s->dv, nq, 1.0f, P, nk, dot,
+                    (int)s->o_tok, 1.0f, g->dvb + c->ks * s->v_tok, (int)s->v_tok);
+}
+
+void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                      const float *k, const float *v, const float *o, const float *lse,
+                      const float *qscale, const int32_t *seg, const uint8_t *keep,
+                      const kn_attn_shape *s, float *scratch) {
+    int64_t BH = s->B * s->H;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *P = scratch + (size_t)omp_get_thread_num() * kn_attention_scratch(s);
+        int64_t b = bh / s->H, h = bh % s->H, row0 = b * s->T;
+        tile c = tile_at(s, bh, q, k, v, qscale, seg, keep);
+        grads g = {.dqb = dq ? dq + row0 * s->q_tok + h * s->q_head : NULL,
+                   .dkb = dk ? dk + row0 * s->k_tok + h * s->k_head : NULL,
+                   .dvb = dv ? dv + row0 * s->v_tok + h * s->v_head : NULL,
+                   .dob = dout + row0 * s->o_tok + h * s->o_head,
+                   .ob = o + row0 * s->o_tok + h * s->o_head, .lse = lse + bh * s->T};
+        for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
+            set_range(&c, t0);
+            bwd_tile(&c, &g, P, P + QT * s->T);
+        }
+    }
+}
+
+void kn_segments_from_positions(const int64_t *pos, int64_t B, int64_t T, int32_t *seg) {
+    for (int64_t b = 0; b < B; b++) {
+        int32_t id = 0;
+        for (int64_t t = 0; t < T; t++) {
+            if (t > 0 && pos[b * T + t] - pos[b * T + t - 1] != 1) id++;
+            seg[b * T + t] = id;
+        }
+    }
+}

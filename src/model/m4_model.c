@@ -1,0 +1,138 @@
+/* Model object: construction, options, accessors, gradient buffers. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "model/m4_internal.h"
+
+void m4_build_table(m4_model *m);
+
+/* transformers: scaling = qk_head_dim^-½, times mscale(factor, mscale_all_dim)² when the
+ * rope is not default and mscale_all_dim is set (spec §2.4 step 11, §9.1). */
+static double hf_softmax_scale(const m4_text_config *c) {
+    double s = 1.0 / sqrt((double)m4_qk_head_dim(c));
+    const m4_rope *r = &c->rope;
+    if (r->type != M4_ROPE_DEFAULT && r->mscale_all_dim != 0 && r->factor > 1) {
+        double ms = 0.1 * r->mscale_all_dim * log(r->factor) + 1.0;
+        s *= ms * ms;
+    }
+    return s;
+}
+
+/* YaRN's cos/sin magnitude: mscale(f, mscale)/mscale(f, mscale_all_dim) when both are set,
+ * else mscale(f, 1). */
+static double yarn_attention_factor(const m4_rope *r) {
+    if (r->type != M4_ROPE_YARN) return 1.0;
+    double f = r->factor;
+#define MS(m) (f <= 1 ? 1.0 : 0.1 * (m) * log(f) + 1.0)
+    if (r->mscale != 0 && r->mscale_all_dim != 0) return MS(r->mscale) / MS(r->mscale_all_dim);
+    return MS(1.0);
+#undef MS
+}
+
+static nt_status check_config(const m4_text_config *c, nt_err *err) {
+    if (c->qk_rope_head_dim % 2)
+        return nt_err_set(err, NT_EINVAL, "qk_rope_head_dim %lld is odd", (long long)c->qk_rope_head_dim);
+    if (c->n_routed_experts > 4096)
+        return nt_err_set(err, NT_EUNSUPPORTED, "n_routed_experts %lld > 4096", (long long)c->n_routed_experts);
+    if (c->n_group > 0 && c->n_routed_experts % c->n_group)
+        return nt_err_set(err, NT_EINVAL, "n_routed_experts not divisible by n_group");
+    if (strcmp(c->hidden_act, "silu") != 0)
+        return nt_err_set(err, NT_EUNSUPPORTED, "hidden_act '%s' (only silu)", c->hidden_act);
+    if (c->num_kv_heads != c->num_heads)
+        return nt_err_set(err, NT_EUNSUPPORTED, "num_key_value_heads != num_attention_heads");
+    return NT_OK;
+}
+
+static void setup_rope(m4_model *m) {
+    const m4_text_config *c = &m->cfg;
+    kn_rope_params rp = {
+        .theta = c->rope.theta, .dim = c->qk_rope_head_dim, .yarn = c->rope.type == M4_ROPE_YARN,
+        .factor = c->rope.factor, .original_max = c->rope.original_max_positions,
+        .beta_fast = c->rope.beta_fast ? c->rope.beta_fast : 32,
+        .beta_slow = c->rope.beta_slow ? c->rope.beta_slow : 1,
+    };
+    m->inv_freq = nt_xcalloc((size_t)(rp.dim / 2 + 1), sizeof(float));
+    kn_rope_inv_freq(&rp, m->inv_freq);
+    m->rope_attention_factor = (float)yarn_attention_factor(&c->rope);
+}
+
+void m4_model_set_options(m4_model *m, const m4_options *opt) {
+    if (opt) m->opt = *opt;
+    if (m->opt.xent_chunk <= 0) m->opt.xent_chunk = 64;
+    double s = m->opt.softmax_scale > 0 ? m->opt.softmax_scale : hf_softmax_scale(&m->cfg);
+    m->softmax_scale = (float)s;
+}
+
+nt_status m4_model_new(const m4_text_config *cfg, const m4_options *opt, m4_model **out,
+                       nt_err *err) {
+    *out = NULL;
+    if (check_config(cfg, err)) return err ? err->code : NT_EINVAL;
+    m4_model *m = nt_xcalloc(1, sizeof *m);
+    m->cfg = *cfg;
+    m4_build_table(m);
+    m->params = calloc((size_t)m->n_floats, sizeof(float));
+    if (!m->params) {
+        long long n = (long long)m->n_floats;
+        free(m->info);
+        free(m);
+        return nt_err_set(err, NT_ENOMEM, "parameters: %lld floats", n);
+    }
+    m->p.layers = nt_xcalloc((size_t)cfg->num_layers, sizeof(m4_layer_params));
+    m->g.layers = nt_xcalloc((size_t)cfg->num_layers, sizeof(m4_layer_params));
+    m4_point_params(m, m->params, &m->p);
+    m->router = (kn_router_params){
+        .n_experts = cfg->n_routed_experts, .top_k = cfg->experts_per_tok,
+        .n_group = cfg->n_group > 0 ? cfg->n_group : 1, .topk_group = cfg->topk_group > 0 ? cfg->topk_group : 1,
+        .norm_topk_prob = cfg->norm_topk_prob, .routed_scaling_factor = (float)cfg->routed_scaling_factor};
+    setup_rope(m);
+    m4_model_set_options(m, opt);
+    nt_arena_init(&m->acts_arena, 0);
+    nt_arena_init(&m->scratch, 0);
+    *out = m;
+    return NT_OK;
+}
+
+void m4_model_free(m4_model *m) {
+    if (!m) return;
+    nt_arena_free(&m->acts_arena);
+    nt_arena_free(&m->scratch);
+    free(m->params);
+    free(m->grads);
+    free(m->p.layers);
+    free(m->g.layers);
+    free(m->info);
+    free(m->inv_freq);
+    free(m);
+}
+
+const m4_text_config *m4_model_config(const m4_model *m) { return &m->cfg; }
+size_t m4_model_num_params(const m4_model *m) { return m->n_info; }
+const m4_param_info *m4_model_param(const m4_model *m, size_t i) { return &m->info[i]; }
+float *m4_model_param_data(m4_model *m, size_t i) { return m->params + m->info[i].offset; }
+float *m4_model_grad_data(m4_model *m, size_t i) {
+    return m->grads ? m->grads + m->info[i].offset : NULL;
+}
+const m4_params *m4_model_params(const m4_model *m) { return &m->p; }
+int64_t m4_model_num_floats(const m4_model *m) { return m->n_floats; }
+
+nt_status m4_model_alloc_grads(m4_model *m, nt_err *err) {
+    if (m->grads) return NT_OK;
+    m->grads = calloc((size_t)m->n_floats, sizeof(float));
+    if (!m->grads) return nt_err_set(err, NT_ENOMEM, "gradients: %lld floats", (long long)m->n_floats);
+    m4_point_params(m, m->grads, &m->g);
+    return NT_OK;
+}
+
+void m4_model_zero_grads(m4_model *m) {
+    if (m->grads) memset(m->grads, 0, (size_t)m->n_floats * sizeof(float));
+}
+
+float *m4_scratch(m4_model *m, int64_t nfloats, bool zero) {
+    float *p = nt_arena_alloc(&m->scratch, (size_t)(nfloats > 0 ? nfloats : 1) * sizeof(float), 0);
+    if (!p) abort();
+    if (zero) memset(p, 0, (size_t)(nfloats > 0 ? nfloats : 0) * sizeof(float));
+    return p;
+}

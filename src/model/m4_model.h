@@ -1,0 +1,118 @@
+/* The Mistral 4 text model (MLA attention + MoE) on CPU: parameters, forward, backward.
+ *
+ * Parameters live in ONE float32 allocation (llm.c style) laid out in checkpoint order, with
+ * a table of HF names/shapes/offsets (m4_enum_tensors, text layout) and a struct of typed
+ * pointers into it; gradients use the same layout in a second allocation, so "the gradient
+ * of parameter i" is always grads + info[i].offset.
+ *
+ * Extension points (issue #7), not yet used: the layer code reaches every weight through
+ * m4_layer_params, and the kernels only ever see f32 rows, so a frozen weight can later be
+ * stored bf16/nf4 (tn_ dtypes, dequantized per use into scratch) and a LoRA adapter can be
+ * added next to any linear's call without touching the kernels.
+ *
+ * Numerics follow transformers' Mistral4ForCausalLM (spec mistral4.md §2-3): see docs/model.md. */
+#ifndef NEWT_MODEL_M4_MODEL_H
+#define NEWT_MODEL_M4_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/error.h"
+#include "model/m4_config.h"
+
+typedef struct {
+    float *input_norm, *post_norm;
+    float *q_proj;                    /* q_lora_rank == 0 */
+    float *q_a, *q_a_norm, *q_b;      /* q_lora_rank > 0 */
+    float *kv_a, *kv_a_norm, *kv_b, *o;
+    float *router, *gate_up, *down;   /* MoE: [E,D], [E,2F,D], [E,D,F] */
+    float *sh_gate, *sh_up, *sh_down; /* shared experts (NULL if none) */
+    float *mlp_gate, *mlp_up, *mlp_down; /* dense layers */
+} m4_layer_params;
+
+typedef struct {
+    float *embed, *norm, *lm_head;    /* lm_head == embed when tied */
+    m4_layer_params *layers;
+} m4_params;
+
+typedef struct {
+    char name[160];                   /* HF text-layout name, e.g. model.layers.0.mlp.gate.weight */
+    int ndim;
+    int64_t shape[3];
+    int64_t numel;
+    size_t offset;                    /* in floats from the start of the allocation */
+} m4_param_info;
+
+typedef struct {
+    int64_t B, T;
+    const int32_t *input_ids;         /* [B*T] */
+    const int32_t *labels;            /* [B*T] or NULL (no loss); -100 = ignored */
+    const uint8_t *attention_mask;    /* [B*T] or NULL (all ones) */
+    const int64_t *position_ids;      /* [B*T] or NULL (0..T-1 per row) */
+} m4_batch;
+
+typedef struct {
+    bool checkpointing;   /* keep only each layer's input; recompute the layer in backward */
+    bool loss_sum;        /* loss = sum over trained tokens (and grads of the sum), not mean */
+    double softmax_scale; /* 0: transformers' rule (qk_head_dim^-½ · mscale² if mscale_all_dim) */
+    int64_t xent_chunk;   /* token rows per lm_head chunk (0: 64) */
+} m4_options;
+
+typedef struct m4_model m4_model;
+
+/* Builds the parameter table and allocates parameters (zeroed) for the text config. */
+nt_status m4_model_new(const m4_text_config *cfg, const m4_options *opt, m4_model **out,
+                       nt_err *err);
+void m4_model_free(m4_model *m);
+
+const m4_text_config *m4_model_config(const m4_model *m);
+size_t m4_model_num_params(const m4_model *m);           /* tensors */
+const m4_param_info *m4_model_param(const m4_model *m, size_t i);
+float *m4_model_param_data(m4_model *m, size_t i);
+float *m4_model_grad_data(m4_model *m, size_t i);        /* NULL before m4_model_alloc_grads */
+const m4_params *m4_model_params(const m4_model *m);
+int64_t m4_model_num_floats(const m4_model *m);          /* total parameter count */
+void m4_model_set_options(m4_model *m, const m4_options *opt);
+
+/* Fills parameters from a checkpoint opened with m4_weights_open (model/m4_load.h: any name
+ * layout; F32/BF16/F16/F8_E4M3+scale, exact). Errors name the tensor. */
+typedef struct m4_weights m4_weights;
+nt_status m4_model_load(m4_model *m, const m4_weights *w, nt_err *err);
+
+nt_status m4_model_alloc_grads(m4_model *m, nt_err *err);
+void m4_model_zero_grads(m4_model *m);
+
+/* Forward over a batch. With labels, returns the loss (mean over trained tokens, or the sum
+ * with opt.loss_sum) and its token count; with want_grad also prepares the backward (the loss
+ * gradient w.r.t. the final hidden state is produced in the same lm_head pass). logits
+ * (optional) receives [B*T, V]. Ids, labels and lengths are checked (errors name the row). */
+typedef struct {
+    double loss;
+    int64_t count;
+} m4_loss;
+
+nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logits,
+                     m4_loss *loss, nt_err *err);
+/* Gradients ACCUMULATE (micro-batches add up): zero them before the first forward of a step,
+ * not between forward and backward — lm_head's gradient is produced by the forward. */
+/* Accumulates d(loss)/d(param) for every parameter into the gradient buffers. Requires the
+ * preceding m4_forward to have had labels and want_grad. */
+nt_status m4_backward(m4_model *m, nt_err *err);
+
+/* After m4_forward: output of decoder layer i ([B*T, D]; i = num_layers-1 is the last) and
+ * the final-norm output. Valid until the next forward. */
+const float *m4_hidden(const m4_model *m, int64_t layer);
+const float *m4_hidden_final_norm(const m4_model *m);
+
+/* Activation floats kept per token for layer l between forward and backward, excluding the
+ * layer's input (which both modes keep), and the total planned activation bytes for a batch
+ * of n tokens in the current mode (checkpointing keeps the inputs of all layers plus ONE
+ * layer's activations). docs/model.md gives the formula. */
+int64_t m4_layer_act_floats(const m4_text_config *c, int64_t l);
+size_t m4_planned_act_bytes(const m4_model *m, int64_t n_tokens);
+/* High-water mark of the activation arena after the last forward+backward, in bytes. */
+size_t m4_act_high_water(const m4_model *m);
+
+#endif
