@@ -1,0 +1,490 @@
+/* Python str/dict methods the sandbox allows, and the globals transformers provides:
+ * range, namespace, dict, raise_exception, strftime_now. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "template/tmpl_int.h"
+#include "value/pyrepr.h"
+
+#define FN(name) static tv *name(rstate *rs, const node *at, tv *self, tv **a, size_t na, \
+                                 const char **kwn, tv **kwv, size_t nkw)
+
+static void want_args(rstate *rs, const node *at, const char *fn, size_t na, size_t lo, size_t hi) {
+    if (na < lo || na > hi)
+        rs_fail(rs, at, NT_EINVAL, "%s() takes %zu to %zu arguments (%zu given)", fn, lo, hi, na);
+}
+
+static tv *want_str(rstate *rs, const node *at, tv *v, const char *what) {
+    if (v->kind == TV_UNDEF) rs_undefined_fail(rs, at, v);
+    if (v->kind != TV_STR)
+        rs_fail(rs, at, NT_EINVAL, "%s must be str, not %s", what, tv_type_name(v));
+    return v;
+}
+
+/* Python's str.isspace() for one code point. */
+static bool py_space(uint32_t c) {
+    return (c >= 9 && c <= 13) || (c >= 28 && c <= 32) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+static bool in_chars(uint32_t c, const char *chars, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint32_t d;
+        i += val_utf8_next((const unsigned char *)chars + i, n - i, &d);
+        if (d == c) return true;
+    }
+    return false;
+}
+
+static bool strip_match(uint32_t c, const char *chars, size_t nchars) {
+    return chars ? in_chars(c, chars, nchars) : py_space(c);
+}
+
+/* Byte length of the code point ending at s[end-1]. */
+static size_t prev_cp(const char *s, size_t end) {
+    size_t k = end - 1;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    return k;
+}
+
+tv *tv_str_strip(rstate *rs, tv *s, const char *chars, size_t nchars, bool left, bool right) {
+    const char *p = s->u.str.s;
+    size_t a = 0, e = s->u.str.n;
+    while (left && a < e) {
+        uint32_t c;
+        size_t k = val_utf8_next((const unsigned char *)p + a, e - a, &c);
+        if (!strip_match(c, chars, nchars)) break;
+        a += k;
+    }
+    while (right && e > a) {
+        size_t k = prev_cp(p, e);
+        uint32_t c;
+        val_utf8_next((const unsigned char *)p + k, e - k, &c);
+        if (!strip_match(c, chars, nchars)) break;
+        e = k;
+    }
+    return tv_substr(rs, s, a, e);
+}
+
+static tv *strip_common(rstate *rs, const node *at, tv *self, tv **a, size_t na, bool l, bool r) {
+    want_args(rs, at, "strip", na, 0, 1);
+    if (na && a[0]->kind != TV_NONE) {
+        want_str(rs, at, a[0], "strip arg");
+        return tv_str_strip(rs, self, a[0]->u.str.s, a[0]->u.str.n, l, r);
+    }
+    return tv_str_strip(rs, self, NULL, 0, l, r);
+}
+
+FN(m_strip) { return strip_common(rs, at, self, a, na, true, true); }
+FN(m_lstrip) { return strip_common(rs, at, self, a, na, true, false); }
+FN(m_rstrip) { return strip_common(rs, at, self, a, na, false, true); }
+
+static int64_t kw_int(rstate *rs, const node *at, const char **kwn, tv **kwv, size_t nkw,
+                      const char *name, int64_t dflt) {
+    for (size_t k = 0; k < nkw; k++)
+        if (!strcmp(kwn[k], name)) {
+            if (kwv[k]->kind != TV_INT) rs_fail(rs, at, NT_EINVAL, "%s must be an integer", name);
+            return kwv[k]->u.i;
+        }
+    return dflt;
+}
+
+static tv *list_from(rstate *rs, tv **items, size_t n, taint t) {
+    tv *l = tv_list(rs, n);
+    if (n) memcpy(l->u.list.items, items, n * sizeof(tv *));
+    l->t = t;
+    return l;
+}
+
+typedef struct {
+    tv **v;
+    size_t n, cap;
+} tvec;
+
+static void tvec_push(rstate *rs, tvec *v, tv *x) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 8;
+        tv **nv = rs_alloc(rs, cap * sizeof *nv);
+        if (v->n) memcpy(nv, v->v, v->n * sizeof *nv);
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = x;
+}
+
+/* str.split(sep=None, maxsplit=-1) */
+FN(m_split) {
+    want_args(rs, at, "split", na, 0, 2);
+    tv *sep = na > 0 ? a[0] : NULL;
+    for (size_t k = 0; k < nkw; k++) if (!strcmp(kwn[k], "sep")) sep = kwv[k];
+    int64_t maxsplit = na > 1 && a[1]->kind == TV_INT ? a[1]->u.i : kw_int(rs, at, kwn, kwv, nkw, "maxsplit", -1);
+    const char *s = self->u.str.s;
+    size_t n = self->u.str.n;
+    tvec out = {0};
+    if (sep && sep->kind != TV_NONE) {
+        want_str(rs, at, sep, "separator");
+        if (!sep->u.str.n) rs_fail(rs, at, NT_EINVAL, "empty separator");
+        size_t pos = 0;
+        while (maxsplit < 0 || (int64_t)out.n < maxsplit) {
+            const char *hit = memmem(s + pos, n - pos, sep->u.str.s, sep->u.str.n);
+            if (!hit) break;
+            size_t h = (size_t)(hit - s);
+            tvec_push(rs, &out, tv_substr(rs, self, pos, h));
+            pos = h + sep->u.str.n;
+        }
+        tvec_push(rs, &out, tv_substr(rs, self, pos, n));
+        return list_from(rs, out.v, out.n, self->t);
+    }
+    size_t i = 0;
+    for (;;) {
+        while (i < n) { /* skip whitespace */
+            uint32_t c;
+            size_t k = val_utf8_next((const unsigned char *)s + i, n - i, &c);
+            if (!py_space(c)) break;
+            i += k;
+        }
+        if (i >= n) break;
+        if (maxsplit >= 0 && (int64_t)out.n >= maxsplit) {
+            tv *rest = tv_str_strip(rs, tv_substr(rs, self, i, n), NULL, 0, false, true);
+            tvec_push(rs, &out, rest);
+            break;
+        }
+        size_t j = i;
+        while (j < n) {
+            uint32_t c;
+            size_t k = val_utf8_next((const unsigned char *)s + j, n - j, &c);
+            if (py_space(c)) break;
+            j += k;
+        }
+        tvec_push(rs, &out, tv_substr(rs, self, i, j));
+        i = j;
+    }
+    return list_from(rs, out.v, out.n, self->t);
+}
+
+static bool affix(rstate *rs, const node *at, tv *self, tv *x, bool start) {
+    if (x->kind == TV_LIST && x->tup) {
+        for (size_t i = 0; i < x->u.list.n; i++)
+            if (affix(rs, at, self, x->u.list.items[i], start)) return true;
+        return false;
+    }
+    want_str(rs, at, x, start ? "startswith arg" : "endswith arg");
+    size_t n = x->u.str.n;
+    if (n > self->u.str.n) return false;
+    const char *p = start ? self->u.str.s : self->u.str.s + self->u.str.n - n;
+    return !memcmp(p, x->u.str.s, n);
+}
+
+FN(m_startswith) {
+    want_args(rs, at, "startswith", na, 1, 1);
+    return tv_bool(rs, affix(rs, at, self, a[0], true), self->t);
+}
+
+FN(m_endswith) {
+    want_args(rs, at, "endswith", na, 1, 1);
+    return tv_bool(rs, affix(rs, at, self, a[0], false), self->t);
+}
+
+tv *str_replace(rstate *rs, const node *at, tv *self, tv *old, tv *new, int64_t count) {
+    want_str(rs, at, old, "replace arg 1");
+    want_str(rs, at, new, "replace arg 2");
+    sbuild sb = {0};
+    size_t pos = 0, n = self->u.str.n;
+    int64_t done = 0;
+    if (!old->u.str.n) { /* Python inserts new between every code point */
+        tv *chars = tv_iterable(rs, at, self);
+        for (size_t i = 0; i <= chars->u.list.n; i++) {
+            if (count < 0 || done < count) { sb_add(rs, &sb, new, 0, new->u.str.n); done++; }
+            if (i < chars->u.list.n) sb_add(rs, &sb, chars->u.list.items[i], 0, chars->u.list.items[i]->u.str.n);
+        }
+        return sb_finish(rs, &sb, taint_join(self->t, new->t));
+    }
+    while (count < 0 || done < count) {
+        const char *hit = memmem(self->u.str.s + pos, n - pos, old->u.str.s, old->u.str.n);
+        if (!hit) break;
+        size_t h = (size_t)(hit - self->u.str.s);
+        sb_add(rs, &sb, self, pos, h);
+        sb_add(rs, &sb, new, 0, new->u.str.n);
+        pos = h + old->u.str.n;
+        done++;
+    }
+    if (!done) return self;
+    sb_add(rs, &sb, self, pos, n);
+    return sb_finish(rs, &sb, self->t);
+}
+
+FN(m_replace) {
+    want_args(rs, at, "replace", na, 2, 3);
+    int64_t count = na > 2 && a[2]->kind == TV_INT ? a[2]->u.i : -1;
+    return str_replace(rs, at, self, a[0], a[1], count);
+}
+
+/* ASCII case mapping (non-ASCII bytes are kept). */
+tv *str_case(rstate *rs, tv *s, int mode) {
+    tv *r = tv_strn(rs, s->u.str.s, s->u.str.n, 0);
+    r->u.str.sp = s->u.str.sp;
+    r->u.str.nsp = s->u.str.nsp;
+    r->t = s->t;
+    char *p = (char *)r->u.str.s;
+    bool word = false;
+    for (size_t i = 0; i < r->u.str.n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        bool alpha = isalpha(c) || c >= 0x80;
+        if (mode == 0) p[i] = (char)toupper(c);
+        else if (mode == 1) p[i] = (char)tolower(c);
+        else if (mode == 2) p[i] = (char)(i == 0 ? toupper(c) : tolower(c));
+        else { /* str.title(): a cased run starts upper, continues lower */
+            p[i] = (char)(word ? tolower(c) : toupper(c));
+            word = alpha;
+        }
+    }
+    return r;
+}
+
+FN(m_upper) { return str_case(rs, self, 0); }
+FN(m_lower) { return str_case(rs, self, 1); }
+FN(m_capitalize) { return str_case(rs, self, 2); }
+FN(m_title) { return str_case(rs, self, 3); }
+
+FN(m_join) {
+    want_args(rs, at, "join", na, 1, 1);
+    tv *items = tv_iterable(rs, at, a[0]);
+    sbuild sb = {0};
+    taint t = self->t;
+    for (size_t i = 0; i < items->u.list.n; i++) {
+        tv *it = want_str(rs, at, items->u.list.items[i], "sequence item");
+        if (i) sb_add(rs, &sb, self, 0, self->u.str.n);
+        sb_add(rs, &sb, it, 0, it->u.str.n);
+        t = taint_join(t, it->t);
+    }
+    return sb_finish(rs, &sb, t);
+}
+
+FN(m_find) {
+    want_args(rs, at, "find", na, 1, 1);
+    want_str(rs, at, a[0], "find arg");
+    const char *hit = memmem(self->u.str.s, self->u.str.n, a[0]->u.str.s, a[0]->u.str.n);
+    return tv_int(rs, hit ? (int64_t)utf8_len(self->u.str.s, (size_t)(hit - self->u.str.s)) : -1, self->t);
+}
+
+FN(m_count) {
+    want_args(rs, at, "count", na, 1, 1);
+    want_str(rs, at, a[0], "count arg");
+    int64_t k = 0;
+    size_t n = a[0]->u.str.n, pos = 0;
+    if (!n) return tv_int(rs, (int64_t)utf8_len(self->u.str.s, self->u.str.n) + 1, self->t);
+    const char *hit;
+    while ((hit = memmem(self->u.str.s + pos, self->u.str.n - pos, a[0]->u.str.s, n))) {
+        k++;
+        pos = (size_t)(hit - self->u.str.s) + n;
+    }
+    return tv_int(rs, k, self->t);
+}
+
+/* str.format with {} / {0} / {name} fields (no format specs). */
+FN(m_format) {
+    sbuild sb = {0};
+    const char *s = self->u.str.s;
+    size_t n = self->u.str.n, auto_i = 0;
+    taint t = self->t;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
+            sb_add(rs, &sb, self, i, i + 1);
+            i++;
+            continue;
+        }
+        if (s[i] != '{') { sb_add(rs, &sb, self, i, i + 1); continue; }
+        const char *close = memchr(s + i, '}', n - i);
+        if (!close) rs_fail(rs, at, NT_EINVAL, "Single '{' encountered in format string");
+        size_t fl = (size_t)(close - s) - i - 1;
+        const char *f = s + i + 1;
+        tv *v = NULL;
+        if (!fl) {
+            if (auto_i >= na) rs_fail(rs, at, NT_EINVAL, "Replacement index %zu out of range for positional args tuple", auto_i);
+            v = a[auto_i++];
+        } else if (isdigit((unsigned char)f[0])) {
+            size_t idx = strtoul(f, NULL, 10);
+            if (idx >= na) rs_fail(rs, at, NT_EINVAL, "Replacement index %zu out of range for positional args tuple", idx);
+            v = a[idx];
+        } else {
+            for (size_t k = 0; k < nkw; k++)
+                if (strlen(kwn[k]) == fl && !memcmp(kwn[k], f, fl)) v = kwv[k];
+            if (!v) rs_fail(rs, at, NT_EINVAL, "format key '%.*s' not given", (int)fl, f);
+        }
+        tv *str = tv_to_str(rs, at, v);
+        sb_add(rs, &sb, str, 0, str->u.str.n);
+        t = taint_join(t, v->t);
+        i = (size_t)(close - s);
+    }
+    return sb_finish(rs, &sb, t);
+}
+
+static tv *dict_list(rstate *rs, tv *d, int what) {
+    tv *l = tv_list(rs, d->u.dict.n);
+    l->t = d->t;
+    for (size_t i = 0; i < d->u.dict.n; i++) {
+        tkv *e = &d->u.dict.e[i];
+        if (what == 0) {
+            l->u.list.items[i] = e->k;
+        } else if (what == 1) {
+            l->u.list.items[i] = e->v;
+        } else {
+            tv *p = tv_list(rs, 2);
+            p->tup = true;
+            p->u.list.items[0] = e->k;
+            p->u.list.items[1] = e->v;
+            p->t = taint_join(e->k->t, e->v->t);
+            l->u.list.items[i] = p;
+        }
+    }
+    return l;
+}
+
+FN(m_items) { want_args(rs, at, "items", na, 0, 0); return dict_list(rs, self, 2); }
+FN(m_keys) { want_args(rs, at, "keys", na, 0, 0); return dict_list(rs, self, 0); }
+FN(m_values) { want_args(rs, at, "values", na, 0, 0); return dict_list(rs, self, 1); }
+
+FN(m_get) {
+    want_args(rs, at, "get", na, 1, 2);
+    tv *v = tv_dict_getv(self, a[0]);
+    if (v) return eval_getitem(rs, at, self, a[0]);
+    return na > 1 ? tv_retaint(rs, a[1], taint_join(a[1]->t, self->t)) : tv_none(rs, self->t);
+}
+
+FN(m_cycle) {
+    if (!na) rs_fail(rs, at, NT_EINVAL, "no items for cycling given");
+    return a[self->u.loop->i % na];
+}
+
+typedef struct {
+    const char *name;
+    tfunc fn;
+} method;
+
+static const method STR_METHODS[] = {
+    {"strip", m_strip}, {"lstrip", m_lstrip}, {"rstrip", m_rstrip}, {"split", m_split},
+    {"startswith", m_startswith}, {"endswith", m_endswith}, {"replace", m_replace},
+    {"upper", m_upper}, {"lower", m_lower}, {"title", m_title}, {"capitalize", m_capitalize},
+    {"join", m_join}, {"find", m_find}, {"count", m_count}, {"format", m_format},
+};
+static const method DICT_METHODS[] = {
+    {"items", m_items}, {"keys", m_keys}, {"values", m_values}, {"get", m_get},
+};
+
+static tv *bound(rstate *rs, tv *self, const method *m) {
+    tv *f = tv_new(rs, TV_FUNC);
+    f->u.func.fn = m->fn;
+    f->u.func.self = self;
+    f->u.func.name = m->name;
+    f->t = self->t;
+    return f;
+}
+
+tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n) {
+    const method *tab = NULL;
+    size_t cnt = 0;
+    if (obj->kind == TV_STR) { tab = STR_METHODS; cnt = sizeof STR_METHODS / sizeof *STR_METHODS; }
+    else if (obj->kind == TV_DICT) { tab = DICT_METHODS; cnt = sizeof DICT_METHODS / sizeof *DICT_METHODS; }
+    else if (obj->kind == TV_LOOP && n == 5 && !memcmp(name, "cycle", 5)) {
+        static const method cyc = {"cycle", m_cycle};
+        return bound(rs, obj, &cyc);
+    }
+    for (size_t i = 0; i < cnt; i++)
+        if (strlen(tab[i].name) == n && !memcmp(tab[i].name, name, n)) return bound(rs, obj, &tab[i]);
+    return NULL;
+}
+
+/* ---- globals ---- */
+
+FN(g_raise) {
+    (void)self;
+    tv *m = na ? tv_to_str(rs, at, a[0]) : tv_lit(rs, "");
+    rs_fail(rs, at, NT_ERAISE, "%.*s", (int)(m->u.str.n > 1000 ? 1000 : m->u.str.n), m->u.str.s);
+}
+
+FN(g_range) {
+    (void)self;
+    want_args(rs, at, "range", na, 1, 3);
+    int64_t v[3] = {0, 0, 1};
+    for (size_t i = 0; i < na; i++) {
+        if (a[i]->kind != TV_INT && a[i]->kind != TV_BOOL)
+            rs_fail(rs, at, NT_EINVAL, "'%s' object cannot be interpreted as an integer", tv_type_name(a[i]));
+        v[na == 1 ? 1 : i] = a[i]->kind == TV_INT ? a[i]->u.i : a[i]->u.b;
+    }
+    if (!v[2]) rs_fail(rs, at, NT_EINVAL, "range() arg 3 must not be zero");
+    double cnt = v[2] > 0 ? ((double)v[1] - v[0]) / v[2] : ((double)v[0] - v[1]) / -v[2];
+    if (cnt > (double)rs->max_steps) rs_fail(rs, at, NT_ELIMIT, "range() too large");
+    tvec out = {0};
+    for (int64_t x = v[0]; v[2] > 0 ? x < v[1] : x > v[1]; x += v[2]) tvec_push(rs, &out, tv_int(rs, x, 0));
+    return list_from(rs, out.v, out.n, 0);
+}
+
+FN(g_namespace) {
+    (void)self;
+    tv *ns = tv_dict(rs, nkw + 4);
+    ns->kind = TV_NS;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i]->kind != TV_DICT) rs_fail(rs, at, NT_EINVAL, "namespace() takes keyword arguments or a dict");
+        for (size_t k = 0; k < a[i]->u.dict.n; k++) tv_dict_put(rs, ns, a[i]->u.dict.e[k].k, a[i]->u.dict.e[k].v);
+    }
+    for (size_t k = 0; k < nkw; k++) tv_dict_put(rs, ns, tv_lit(rs, kwn[k]), kwv[k]);
+    return ns;
+}
+
+FN(g_dict) {
+    (void)self;
+    tv *d = tv_dict(rs, nkw + 4);
+    for (size_t i = 0; i < na; i++)
+        if (a[i]->kind == TV_DICT)
+            for (size_t k = 0; k < a[i]->u.dict.n; k++) tv_dict_put(rs, d, a[i]->u.dict.e[k].k, a[i]->u.dict.e[k].v);
+    for (size_t k = 0; k < nkw; k++) tv_dict_put(rs, d, tv_lit(rs, kwn[k]), kwv[k]);
+    return d;
+}
+
+static bool parse_now(const char *s, struct tm *tm) {
+    memset(tm, 0, sizeof *tm);
+    int Y, M, D, h = 0, m = 0, sec = 0;
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &Y, &M, &D, &h, &m, &sec) < 3) return false;
+    tm->tm_year = Y - 1900;
+    tm->tm_mon = M - 1;
+    tm->tm_mday = D;
+    tm->tm_hour = h;
+    tm->tm_min = m;
+    tm->tm_sec = sec;
+    timegm(tm); /* fills in weekday and day of year */
+    return true;
+}
+
+FN(g_strftime) {
+    (void)self;
+    want_args(rs, at, "strftime_now", na, 1, 1);
+    want_str(rs, at, a[0], "format");
+    struct tm tm;
+    if (!rs->now || !parse_now(rs->now, &tm)) {
+        time_t now = time(NULL);
+        localtime_r(&now, &tm);
+    }
+    char buf[512];
+    size_t n = strftime(buf, sizeof buf, a[0]->u.str.s, &tm);
+    return tv_strn(rs, buf, n, 0);
+}
+
+tv *global_lookup(rstate *rs, const char *name) {
+    static const method G[] = {
+        {"raise_exception", g_raise}, {"range", g_range}, {"namespace", g_namespace},
+        {"dict", g_dict}, {"strftime_now", g_strftime},
+    };
+    for (size_t i = 0; i < sizeof G / sizeof *G; i++)
+        if (!strcmp(G[i].name, name)) {
+            tv *f = tv_new(rs, TV_FUNC);
+            f->u.func.fn = G[i].fn;
+            f->u.func.name = G[i].name;
+            return f;
+        }
+    return NULL;
+}
