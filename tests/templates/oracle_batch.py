@@ -5,12 +5,14 @@ Usage: oracle_batch.py RENDER_PY CORPUS.json OUT.json TEMPLATE...
 Writes a JSON list, one entry per template then conversation: {"rc": 0, "out": str} on
 success, {"rc": 3, "out": message} when the template raised a TemplateError (raise_exception
 or Undefined), {"rc": 1, "out": "ExcType: message"} for any other exception.
-The oracle module is imported from RENDER_PY; its compiled templates are cached.
+The oracle module is imported from RENDER_PY; its compiled templates are cached;
+strftime_now sees 2026-03-16T12:00:00.
 """
 import functools
 import importlib.util
 import json
 import sys
+from datetime import datetime
 
 import jinja2
 
@@ -36,6 +38,7 @@ def main():
                 out, _ = oracle.render(text, conv["messages"], tools=conv.get("tools"),
                                        documents=conv.get("documents"),
                                        add_generation_prompt=conv.get("add_generation_prompt", False),
+                                       now=datetime.fromisoformat("2026-03-16T12:00:00"),
                                        **{**special, **extra})
                 results.append({"rc": 0, "out": out})
             except jinja2.exceptions.TemplateError as e:
