@@ -239,6 +239,7 @@ tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const
     rs->cur = f;
     size_t np = def->nkids;
     tv *varargs = tv_list(rs, nargs > np ? nargs - np : 0);
+    varargs->tup = true;
     for (size_t i = 0; i < nargs; i++) {
         if (i < np) frame_set(rs, f, def->kids[i]->sym, args[i]);
         else varargs->u.list.items[i - np] = args[i];

@@ -299,6 +299,7 @@ static tv *f_round(const fargs *F) {
         rs_fail(F->rs, F->at, NT_EINVAL, "type %s doesn't define __round__ method", tv_type_name(F->v));
     double x = F->v->kind == TV_FLOAT ? F->v->u.f : F->v->kind == TV_INT ? (double)F->v->u.i : F->v->u.b;
     const char *meth = m && m->kind == TV_STR ? m->u.str.s : "common";
+    if (F->v->kind == TV_INT && !strcmp(meth, "common") && prec >= 0) return F->v; /* round(int) is int */
     double scale = pow(10.0, prec);
     if (!strcmp(meth, "floor")) return tv_float(F->rs, floor(x * scale) / scale, F->v->t);
     if (!strcmp(meth, "ceil")) return tv_float(F->rs, ceil(x * scale) / scale, F->v->t);
@@ -511,6 +512,10 @@ tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args,
     if (!strcmp(name, "attr")) {
         tv *a = arg(&F, 0, "name");
         if (!a || a->kind != TV_STR) rs_fail(rs, at, NT_EINVAL, "attr needs a name");
+        if (v->kind == TV_DICT) { /* attributes only: a dict's keys are not attributes */
+            tv *m = method_lookup(rs, v, a->u.str.s, a->u.str.n);
+            return m ? m : tv_undef(rs, a->u.str.s, v, v->t);
+        }
         return eval_getattr(rs, at, v, a->u.str.s, a->u.str.n);
     }
     if (!strcmp(name, "e") || !strcmp(name, "escape") || !strcmp(name, "forceescape"))

@@ -224,26 +224,76 @@ FN(m_replace) {
     return str_replace(rs, at, self, a[0], a[1], count);
 }
 
-/* ASCII case mapping (non-ASCII bytes are kept). */
-tv *str_case(rstate *rs, tv *s, int mode) {
-    tv *r = tv_strn(rs, s->u.str.s, s->u.str.n, 0);
-    r->u.str.sp = s->u.str.sp;
-    r->u.str.nsp = s->u.str.nsp;
-    r->t = s->t;
-    char *p = (char *)r->u.str.s;
-    bool word = false;
-    for (size_t i = 0; i < r->u.str.n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        bool alpha = isalpha(c) || c >= 0x80;
-        if (mode == 0) p[i] = (char)toupper(c);
-        else if (mode == 1) p[i] = (char)tolower(c);
-        else if (mode == 2) p[i] = (char)(i == 0 ? toupper(c) : tolower(c));
-        else { /* str.title(): a cased run starts upper, continues lower */
-            p[i] = (char)(word ? tolower(c) : toupper(c));
-            word = alpha;
-        }
+/* Simple Unicode case mapping for the scripts chat data mostly uses (ASCII, Latin-1,
+ * Latin Extended-A, Greek, Cyrillic); other code points are kept. ß upper-cases to "SS". */
+static uint32_t cp_upper(uint32_t c) {
+    if (c >= 'a' && c <= 'z') return c - 32;
+    if (c < 0x80) return c;
+    if ((c >= 0xE0 && c <= 0xFE && c != 0xF7)) return c - 32;
+    if (c == 0xFF) return 0x178;
+    if (c == 0xB5) return 0x39C;
+    if (c >= 0x100 && c <= 0x17F) {
+        if (c == 0x131) return 'I';
+        if (c == 0x17F) return 'S';
+        if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c & 1) ? c : c - 1;
+        if (c == 0x138 || c == 0x149 || c == 0x130 || c == 0x178) return c;
+        return (c & 1) ? c - 1 : c;
     }
-    return r;
+    if (c >= 0x3B1 && c <= 0x3C9) return c == 0x3C2 ? 0x3A3 : c - 32;
+    if (c >= 0x430 && c <= 0x44F) return c - 32;
+    if (c >= 0x450 && c <= 0x45F) return c - 80;
+    return c;
+}
+
+static uint32_t cp_lower(uint32_t c) {
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c < 0x80) return c;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+    if (c == 0x178) return 0xFF;
+    if (c >= 0x100 && c <= 0x17F) {
+        if (c == 0x130) return 'i';
+        if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c & 1) ? c + 1 : c;
+        if (c == 0x138 || c == 0x149 || c == 0x131 || c == 0x17F) return c;
+        return (c & 1) ? c : c + 1;
+    }
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+    if (c >= 0x410 && c <= 0x42F) return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    return c;
+}
+
+static bool cp_cased(uint32_t c) { return cp_upper(c) != c || cp_lower(c) != c || c == 0xDF; }
+
+static void put_cp(rstate *rs, sbuild *sb, uint32_t c, taint t) {
+    char u[4];
+    size_t n;
+    if (c < 0x80) { u[0] = (char)c; n = 1; }
+    else if (c < 0x800) { u[0] = (char)(0xC0 | c >> 6); u[1] = (char)(0x80 | (c & 63)); n = 2; }
+    else if (c < 0x10000) { u[0] = (char)(0xE0 | c >> 12); u[1] = (char)(0x80 | (c >> 6 & 63)); u[2] = (char)(0x80 | (c & 63)); n = 3; }
+    else { u[0] = (char)(0xF0 | c >> 18); u[1] = (char)(0x80 | (c >> 12 & 63)); u[2] = (char)(0x80 | (c >> 6 & 63)); u[3] = (char)(0x80 | (c & 63)); n = 4; }
+    sb_lit(rs, sb, u, n, t);
+}
+
+/* mode 0 upper, 1 lower, 2 capitalize (first upper, rest lower), 3 str.title(). */
+tv *str_case(rstate *rs, tv *s, int mode) {
+    sbuild sb = {0};
+    const unsigned char *p = (const unsigned char *)s->u.str.s;
+    size_t n = s->u.str.n, k = 0;
+    bool word = false, first = true;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t len = val_utf8_next(p + i, n - i, &c);
+        while (k + 1 < s->u.str.nsp && s->u.str.sp[k + 1].off <= i) k++;
+        taint t = s->u.str.nsp ? s->u.str.sp[k].t : 0;
+        bool up = mode == 0 || (mode == 2 && first) || (mode == 3 && !word);
+        if (up && c == 0xDF) sb_lit(rs, &sb, "SS", 2, t);
+        else if (c == 0xFFFD && len == 1) sb_lit(rs, &sb, (const char *)p + i, 1, t);
+        else put_cp(rs, &sb, up ? cp_upper(c) : cp_lower(c), t);
+        word = cp_cased(c);
+        first = false;
+        i += len;
+    }
+    return sb_finish(rs, &sb, s->t);
 }
 
 FN(m_upper) { return str_case(rs, self, 0); }

@@ -134,7 +134,10 @@ static node *primary(parser *P) {
         if (peek(P)->kind == T_STRING) { /* adjacent literals concatenate */
             nt_buf b = {0};
             nt_buf_append(&b, tk->s, tk->n);
-            while (peek(P)->kind == T_STRING) nt_buf_append(&b, peek(P)->s, next(P)->n);
+            while (peek(P)->kind == T_STRING) {
+                const tok *x = next(P);
+                nt_buf_append(&b, x->s, x->n);
+            }
             char *p = tmpl_arena_alloc(&P->t->arena, b.len + 1);
             memcpy(p, b.data, b.len + 1);
             s = p;
@@ -681,7 +684,12 @@ static node *body(parser *P, const char *const *stops, const char **which) {
     for (;;) {
         const tok *tk = peek(P);
         if (tk->kind == T_EOF) {
-            if (stops) pfail(P, tk, "unexpected end of template, expected '%s'", stops[0]);
+            if (stops) {
+                char want[128] = "";
+                for (size_t k = 0; stops[k]; k++)
+                    snprintf(want + strlen(want), sizeof want - strlen(want), "%s'%s'", k ? " or " : "", stops[k]);
+                pfail(P, tk, "unexpected end of template, expected %s", want);
+            }
             break;
         }
         if (tk->kind == T_TEXT) {

@@ -122,12 +122,12 @@ void tv_repr(rstate *rs, const node *at, nt_buf *b, const tv *v) {
     case TV_FLOAT: val_float_repr(num, v->u.f); nt_buf_puts(b, num); return;
     case TV_STR: repr_str(b, v->u.str.s, v->u.str.n); return;
     case TV_LIST:
-        nt_buf_putc(b, '[');
+        nt_buf_putc(b, v->tup ? '(' : '[');
         for (size_t i = 0; i < v->u.list.n; i++) {
             if (i) nt_buf_puts(b, ", ");
             tv_repr(rs, at, b, v->u.list.items[i]);
         }
-        nt_buf_putc(b, ']');
+        nt_buf_puts(b, v->tup ? (v->u.list.n == 1 ? ",)" : ")") : "]");
         return;
     case TV_DICT: case TV_NS:
         nt_buf_puts(b, v->kind == TV_NS ? "<Namespace {" : "{");
