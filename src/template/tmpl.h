@@ -83,6 +83,15 @@ nt_status tmpl_render(const tmpl *t, const val *ctx, const tmpl_opts *o, tmpl_ou
                       nt_err *err);
 void tmpl_output_free(tmpl_output *o);
 
+/* The bytes a training mask takes for message msg, as axolotl intends it (the region where the
+ * rendering of this turn differs from one with placeholder content and no thinking): from the
+ * first to the last byte of msg that is its content, thinking, reasoning or tool calls, or
+ * template text written because of those fields. False if there is none. The terminator
+ * (</s>, <|im_end|>, ...) is structural text of msg (TMPL_F_ROLE) right after *end. */
+bool tmpl_turn_span(const tmpl_output *o, int32_t msg, size_t *start, size_t *end);
+/* All bytes attributed to msg (data and template text): first and last. */
+bool tmpl_message_span(const tmpl_output *o, int32_t msg, size_t *start, size_t *end);
+
 /* "role", "content", ... ; "none" for TMPL_F_NONE. */
 const char *tmpl_field_name(int field);
 

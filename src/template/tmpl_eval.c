@@ -114,7 +114,7 @@ static tv *eval_name(rstate *rs, const node *n) {
 
 /* Provenance of a value read out of a container: its own, else the container's (a key of a
  * message names the field). */
-static tv *inherit(rstate *rs, tv *v, const tv *c, const char *key) {
+tv *tv_inherit(rstate *rs, tv *v, const tv *c, const char *key) {
     if (v->t || !c->t) return v;
     taint t = c->t;
     if (TAINT_FIELD(t) == TMPL_F_MESSAGE && key) {
@@ -161,8 +161,8 @@ tv *eval_getattr(rstate *rs, const node *at, tv *obj, const char *name, size_t n
         tv *m = method_lookup(rs, obj, name, nlen);
         if (m) return m;
         tv *v = tv_dict_get(obj, name, nlen);
-        if (v) return inherit(rs, v, obj, name);
-        return inherit(rs, tv_undef(rs, name, obj, 0), obj, name);
+        if (v) return tv_inherit(rs, v, obj, name);
+        return tv_inherit(rs, tv_undef(rs, name, obj, 0), obj, name);
     }
     default: {
         tv *m = method_lookup(rs, obj, name, nlen);
@@ -185,7 +185,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
     case TV_DICT: case TV_NS: {
         tv *v = tv_dict_getv(obj, key);
         const char *ks = key->kind == TV_STR ? key->u.str.s : NULL;
-        if (v) return obj->kind == TV_DICT ? inherit(rs, v, obj, ks) : v;
+        if (v) return obj->kind == TV_DICT ? tv_inherit(rs, v, obj, ks) : v;
         if (ks) return eval_getattr(rs, at, obj, ks, key->u.str.n);
         tv *u = tv_undef(rs, NULL, obj, obj->t);
         u->uidx = key->kind == TV_INT ? key->u.i : 0;
@@ -200,7 +200,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
             u->uidx = i;
             return u;
         }
-        if (obj->kind == TV_LIST) return inherit(rs, obj->u.list.items[j], obj, NULL);
+        if (obj->kind == TV_LIST) return tv_inherit(rs, obj->u.list.items[j], obj, NULL);
         size_t a = utf8_offset(obj->u.str.s, obj->u.str.n, (size_t)j);
         size_t b = utf8_offset(obj->u.str.s, obj->u.str.n, (size_t)j + 1);
         return tv_substr(rs, obj, a, b);
@@ -469,6 +469,7 @@ static tv *eval_test(rstate *rs, const node *n) {
     bool r = apply_test(rs, n, n->name, v, A.args, A.nargs);
     taint t = v->t;
     for (size_t i = 0; i < A.nargs; i++) t = taint_join(t, A.args[i]->t);
+    if (t && TAINT_MSG(t) >= 0 && tmpl_test_is_shape(n->name)) t = TAINT(TAINT_MSG(t), TMPL_F_MESSAGE);
     return tv_bool(rs, n->neg ? !r : r, t);
 }
 

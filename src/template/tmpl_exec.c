@@ -47,11 +47,20 @@ tv *capture(rstate *rs, const node *body) {
 
 /* ---- statements ---- */
 
+/* The control context inside a branch decided by a value with provenance c: c, unless the
+ * text is already being written for another message (a template that looks at the next or
+ * previous message while writing this one keeps writing for this one). */
+static taint narrow(taint ctl, taint c) {
+    if (!c || TAINT_MSG(c) < 0) return ctl;
+    if (ctl && TAINT_MSG(ctl) >= 0 && TAINT_MSG(ctl) != TAINT_MSG(c)) return ctl;
+    return c;
+}
+
 static void exec_if(rstate *rs, const node *n) {
     for (;;) {
         tv *c = eval(rs, n->a);
         taint saved = rs->ctl;
-        if (c->t && TAINT_MSG(c->t) >= 0) rs->ctl = c->t;
+        rs->ctl = narrow(saved, c->t);
         const node *branch = tv_truthy(c) ? n->b : n->c;
         if (branch && branch->kind == N_IF && !tv_truthy(c)) { /* elif: keep the decision */
             n = branch;
@@ -118,7 +127,8 @@ static void exec_for(rstate *rs, const node *n) {
         bind_target(rs, f, n->a, item);
         frame_set(rs, f, rs->t->sym_loop, lv);
         rs->cur = f;
-        rs->ctl = seq_t ? seq_t : (item->t && TAINT_FIELD(item->t) == TMPL_F_MESSAGE) ? item->t : saved_ctl;
+        /* iterating over messages: each one in turn; over a field (tool calls, chunks): it */
+        rs->ctl = narrow(saved_ctl, item->t && TAINT_FIELD(item->t) == TMPL_F_MESSAGE ? item->t : seq_t);
         exec_body(rs, n->kids[0]);
         rs->cur = saved;
         rs->ctl = saved_ctl;

@@ -527,6 +527,16 @@ tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args,
 
 static bool number_kind(const tv *v) { return v->kind == TV_INT || v->kind == TV_FLOAT || v->kind == TV_BOOL; }
 
+/* Tests of a value's type choose between renderings of the same field, not whether text is
+ * written for it: their result counts as the message's structure (see docs/templates.md). */
+bool tmpl_test_is_shape(const char *name) {
+    static const char *const shape[] = {"string", "mapping", "iterable", "sequence", "number",
+                                        "integer", "float", "boolean", "callable"};
+    for (size_t i = 0; i < sizeof shape / sizeof *shape; i++)
+        if (!strcmp(name, shape[i])) return true;
+    return false;
+}
+
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, size_t na) {
     rs_step(rs, at);
     if (!strcmp(name, "defined")) return v->kind != TV_UNDEF;

@@ -205,6 +205,9 @@ tv *tv_dict_get(const tv *d, const char *k, size_t n);
 tv *tv_dict_getv(const tv *d, const tv *k);
 tv *tv_retaint(rstate *rs, tv *v, taint t);  /* shallow copy with another value taint */
 tv *tv_undef(rstate *rs, const char *name, tv *obj, taint t);
+/* v read out of container c under key: v's own provenance, else c's (a message key names the
+ * field). */
+tv *tv_inherit(rstate *rs, tv *v, const tv *c, const char *key);
 
 void sb_add(rstate *rs, sbuild *sb, const tv *s, size_t from, size_t to); /* byte range */
 void sb_lit(rstate *rs, sbuild *sb, const char *s, size_t n, taint t);
@@ -246,6 +249,7 @@ void frame_set(rstate *rs, frame *f, int sym, tv *v);
 tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs,
                  const char **kwn, tv **kwv, size_t nkw);
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs);
+bool tmpl_test_is_shape(const char *name);
 tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n); /* NULL if none */
 tv *global_lookup(rstate *rs, const char *name);                    /* NULL if none */
 tv *tv_str_strip(rstate *rs, tv *s, const char *chars, size_t nchars, bool left, bool right);

@@ -403,7 +403,8 @@ FN(m_get) {
     want_args(rs, at, "get", na, 1, 2);
     tv *v = tv_dict_getv(self, a[0]);
     if (v) return eval_getitem(rs, at, self, a[0]);
-    return na > 1 ? tv_retaint(rs, a[1], taint_join(a[1]->t, self->t)) : tv_none(rs, self->t);
+    const char *key = a[0]->kind == TV_STR ? a[0]->u.str.s : NULL;
+    return tv_inherit(rs, na > 1 ? a[1] : tv_none(rs, 0), self, key);
 }
 
 FN(m_cycle) {

@@ -50,15 +50,15 @@ void *rs_alloc(rstate *rs, size_t n) {
     return p;
 }
 
-/* Same message, different fields: the value stands for the message as a whole. Values mixing
- * messages keep the earlier message; context data (message -1) yields to message data. */
+/* Same message, different fields: the value stands for the message as a whole. A value mixing
+ * messages belongs to none of them; context data (message -1) yields to message data. */
 taint taint_join(taint a, taint b) {
     if (!a || a == b) return b ? b : a;
     if (!b) return a;
     int ma = TAINT_MSG(a), mb = TAINT_MSG(b);
     if (ma < 0) return b;
     if (mb < 0) return a;
-    return TAINT(ma < mb ? ma : mb, TMPL_F_MESSAGE);
+    return ma == mb ? TAINT(ma, TMPL_F_MESSAGE) : 0;
 }
 
 tv *tv_new(rstate *rs, tv_kind k) {
