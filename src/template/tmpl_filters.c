@@ -128,8 +128,20 @@ static tv *f_tojson(const fargs *F) {
     size_t n;
     char *s = json_dumps(x, &o, &n);
     val_unref(x);
-    tv *r = tv_strn(F->rs, s, n, F->v->t);
-    free(s);
+    char *p = n + 1 <= F->rs->max_output ? tmpl_arena_alloc(&F->rs->arena, n + 1) : NULL;
+    if (p) memcpy(p, s, n + 1);
+    free(s); /* before failing: rs_fail does not return */
+    if (!p) rs_fail(F->rs, F->at, NT_ELIMIT, "tojson output exceeds the render limits");
+    tv *r = tv_new(F->rs, TV_STR);
+    r->u.str.s = p;
+    r->u.str.n = n;
+    r->t = F->v->t;
+    if (r->t) {
+        tspan *sp = rs_alloc(F->rs, sizeof *sp);
+        *sp = (tspan){0, r->t};
+        r->u.str.sp = sp;
+        r->u.str.nsp = 1;
+    }
     return r; /* transformers' tojson returns a plain str */
 }
 

@@ -223,7 +223,7 @@ bool tv_truthy(const tv *v);
 bool tv_eq(const tv *a, const tv *b);
 int tv_cmp(rstate *rs, const node *at, const tv *a, const tv *b); /* <0, 0, >0 */
 tv *tv_to_str(rstate *rs, const node *at, tv *v);   /* Python str(), keeps spans */
-void tv_repr(rstate *rs, const node *at, nt_buf *b, const tv *v);
+void tv_repr(rstate *rs, const node *at, sbuild *sb, const tv *v);
 const char *tv_type_name(const tv *v);               /* "str", "list", "dict", ... */
 size_t utf8_len(const char *s, size_t n);
 size_t utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */

@@ -50,7 +50,14 @@ static double num_d(const tv *v) {
 
 static int64_t num_i(const tv *v) { return v->kind == TV_INT ? v->u.i : (int64_t)v->u.b; }
 
-bool tv_eq(const tv *a, const tv *b) {
+/* Python would raise RecursionError on values this deep; we call them unequal instead of
+ * overflowing the stack. */
+static bool eq_d(const tv *a, const tv *b, int depth);
+
+bool tv_eq(const tv *a, const tv *b) { return eq_d(a, b, 0); }
+
+static bool eq_d(const tv *a, const tv *b, int depth) {
+    if (depth > JSON_DEPTH_GUARD) return false;
     if (is_num(a) && is_num(b)) {
         if (a->kind == TV_FLOAT || b->kind == TV_FLOAT) return num_d(a) == num_d(b);
         return num_i(a) == num_i(b);
@@ -62,20 +69,25 @@ bool tv_eq(const tv *a, const tv *b) {
     case TV_LIST:
         if (a->u.list.n != b->u.list.n) return false;
         for (size_t i = 0; i < a->u.list.n; i++)
-            if (!tv_eq(a->u.list.items[i], b->u.list.items[i])) return false;
+            if (!eq_d(a->u.list.items[i], b->u.list.items[i], depth + 1)) return false;
         return true;
     case TV_DICT:
         if (a->u.dict.n != b->u.dict.n) return false;
         for (size_t i = 0; i < a->u.dict.n; i++) {
             tv *o = tv_dict_getv(b, a->u.dict.e[i].k);
-            if (!o || !tv_eq(a->u.dict.e[i].v, o)) return false;
+            if (!o || !eq_d(a->u.dict.e[i].v, o, depth + 1)) return false;
         }
         return true;
     default: return a == b;
     }
 }
 
-int tv_cmp(rstate *rs, const node *at, const tv *a, const tv *b) {
+static int cmp_d(rstate *rs, const node *at, const tv *a, const tv *b, int depth);
+
+int tv_cmp(rstate *rs, const node *at, const tv *a, const tv *b) { return cmp_d(rs, at, a, b, 0); }
+
+static int cmp_d(rstate *rs, const node *at, const tv *a, const tv *b, int depth) {
+    if (depth > JSON_DEPTH_GUARD) rs_fail(rs, at, NT_ELIMIT, "values nested too deeply to compare");
     if (a->kind == TV_UNDEF) rs_undefined_fail(rs, at, a);
     if (b->kind == TV_UNDEF) rs_undefined_fail(rs, at, b);
     if (is_num(a) && is_num(b)) {
@@ -96,7 +108,7 @@ int tv_cmp(rstate *rs, const node *at, const tv *a, const tv *b) {
         size_t n = a->u.list.n < b->u.list.n ? a->u.list.n : b->u.list.n;
         for (size_t i = 0; i < n; i++) {
             if (tv_eq(a->u.list.items[i], b->u.list.items[i])) continue;
-            return tv_cmp(rs, at, a->u.list.items[i], b->u.list.items[i]);
+            return cmp_d(rs, at, a->u.list.items[i], b->u.list.items[i], depth + 1);
         }
         return a->u.list.n < b->u.list.n ? -1 : a->u.list.n > b->u.list.n;
     }
@@ -105,43 +117,68 @@ int tv_cmp(rstate *rs, const node *at, const tv *a, const tv *b) {
 }
 
 /* Python repr of a str, via the value module's implementation. */
-static void repr_str(nt_buf *b, const char *s, size_t n) {
+static void repr_str(rstate *rs, sbuild *sb, const char *s, size_t n) {
     val *v = val_strn(s, n);
-    val_py_repr(b, v);
+    nt_buf b = {0};
+    val_py_repr(&b, v);
     val_unref(v);
+    char *copy = rs_alloc(rs, b.len + 1); /* into the arena first: sb_lit may longjmp */
+    memcpy(copy, b.data, b.len);
+    size_t len = b.len;
+    nt_buf_free(&b);
+    sb_lit(rs, sb, copy, len, 0);
 }
 
-void tv_repr(rstate *rs, const node *at, nt_buf *b, const tv *v) {
+/* Containers being printed, innermost first: Python prints a container met again inside
+ * itself as [...] / {...} (only namespaces can make such cycles). */
+typedef struct repr_up {
+    const tv *v;
+    const struct repr_up *up;
+    int depth;
+} repr_up;
+
+static void puts_sb(rstate *rs, sbuild *sb, const char *s) { sb_lit(rs, sb, s, strlen(s), 0); }
+
+static void repr_rec(rstate *rs, const node *at, sbuild *sb, const tv *v, const repr_up *up) {
     char num[40];
-    if (b->len > rs->max_output) rs_fail(rs, at, NT_ELIMIT, "repr() output too large");
-    switch (v->kind) {
-    case TV_UNDEF: nt_buf_puts(b, "Undefined"); return;
-    case TV_NONE: nt_buf_puts(b, "None"); return;
-    case TV_BOOL: nt_buf_puts(b, v->u.b ? "True" : "False"); return;
-    case TV_INT: nt_buf_printf(b, "%" PRId64, v->u.i); return;
-    case TV_FLOAT: val_float_repr(num, v->u.f); nt_buf_puts(b, num); return;
-    case TV_STR: repr_str(b, v->u.str.s, v->u.str.n); return;
-    case TV_LIST:
-        nt_buf_putc(b, v->tup ? '(' : '[');
-        for (size_t i = 0; i < v->u.list.n; i++) {
-            if (i) nt_buf_puts(b, ", ");
-            tv_repr(rs, at, b, v->u.list.items[i]);
+    if (sb->len > rs->max_output) rs_fail(rs, at, NT_ELIMIT, "repr() output too large");
+    if (up && up->depth > JSON_DEPTH_GUARD) rs_fail(rs, at, NT_ELIMIT, "value nested too deeply to print");
+    for (const repr_up *u = up; u; u = u->up)
+        if (u->v == v) {
+            puts_sb(rs, sb, v->kind == TV_LIST ? (v->tup ? "(...)" : "[...]") : "{...}");
+            return;
         }
-        nt_buf_puts(b, v->tup ? (v->u.list.n == 1 ? ",)" : ")") : "]");
+    repr_up me = {v, up, up ? up->depth + 1 : 1};
+    switch (v->kind) {
+    case TV_UNDEF: puts_sb(rs, sb, "Undefined"); return;
+    case TV_NONE: puts_sb(rs, sb, "None"); return;
+    case TV_BOOL: puts_sb(rs, sb, v->u.b ? "True" : "False"); return;
+    case TV_INT: snprintf(num, sizeof num, "%" PRId64, v->u.i); puts_sb(rs, sb, num); return;
+    case TV_FLOAT: val_float_repr(num, v->u.f); puts_sb(rs, sb, num); return;
+    case TV_STR: repr_str(rs, sb, v->u.str.s, v->u.str.n); return;
+    case TV_LIST:
+        puts_sb(rs, sb, v->tup ? "(" : "[");
+        for (size_t i = 0; i < v->u.list.n; i++) {
+            if (i) puts_sb(rs, sb, ", ");
+            repr_rec(rs, at, sb, v->u.list.items[i], &me);
+        }
+        puts_sb(rs, sb, v->tup ? (v->u.list.n == 1 ? ",)" : ")") : "]");
         return;
     case TV_DICT: case TV_NS:
-        nt_buf_puts(b, v->kind == TV_NS ? "<Namespace {" : "{");
+        puts_sb(rs, sb, v->kind == TV_NS ? "<Namespace {" : "{");
         for (size_t i = 0; i < v->u.dict.n; i++) {
-            if (i) nt_buf_puts(b, ", ");
-            tv_repr(rs, at, b, v->u.dict.e[i].k);
-            nt_buf_puts(b, ": ");
-            tv_repr(rs, at, b, v->u.dict.e[i].v);
+            if (i) puts_sb(rs, sb, ", ");
+            repr_rec(rs, at, sb, v->u.dict.e[i].k, &me);
+            puts_sb(rs, sb, ": ");
+            repr_rec(rs, at, sb, v->u.dict.e[i].v, &me);
         }
-        nt_buf_puts(b, v->kind == TV_NS ? "}>" : "}");
+        puts_sb(rs, sb, v->kind == TV_NS ? "}>" : "}");
         return;
-    default: nt_buf_printf(b, "<%s>", tv_type_name(v)); return;
+    default: snprintf(num, sizeof num, "<%s>", tv_type_name(v)); puts_sb(rs, sb, num); return;
     }
 }
+
+void tv_repr(rstate *rs, const node *at, sbuild *sb, const tv *v) { repr_rec(rs, at, sb, v, NULL); }
 
 tv *tv_to_str(rstate *rs, const node *at, tv *v) {
     char num[40];
@@ -151,11 +188,11 @@ tv *tv_to_str(rstate *rs, const node *at, tv *v) {
     case TV_INT: snprintf(num, sizeof num, "%" PRId64, v->u.i); return tv_strn(rs, num, strlen(num), v->t);
     case TV_FLOAT: val_float_repr(num, v->u.f); return tv_strn(rs, num, strlen(num), v->t);
     default: {
-        nt_buf b = {0};
-        tv_repr(rs, at, &b, v);
-        tv *s = tv_strn(rs, b.data ? b.data : "", b.len, v->t);
-        nt_buf_free(&b);
-        return s;
+        sbuild sb = {0};
+        tv_repr(rs, at, &sb, v);
+        tv *s = sb_finish(rs, &sb, v->t);
+        /* printed data is data: one run with the value's provenance */
+        return v->t ? tv_strn(rs, s->u.str.s, s->u.str.n, v->t) : s;
     }
     }
 }
@@ -219,36 +256,49 @@ bool tv_in(rstate *rs, const node *at, tv *item, tv *c) {
     }
 }
 
-val *tv_to_val(rstate *rs, const node *at, const tv *v, int depth) {
+/* Fails (before anything is built) on values json.dumps cannot write or that nest too deep. */
+static void json_check(rstate *rs, const node *at, const tv *v, int depth) {
     if (depth > JSON_DEPTH_GUARD) rs_fail(rs, at, NT_ELIMIT, "value nested too deeply");
     switch (v->kind) {
-    case TV_NONE: return val_null();
+    case TV_NONE: case TV_BOOL: case TV_INT: case TV_FLOAT: case TV_STR: return;
+    case TV_LIST:
+        for (size_t i = 0; i < v->u.list.n; i++) json_check(rs, at, v->u.list.items[i], depth + 1);
+        return;
+    case TV_DICT:
+        for (size_t i = 0; i < v->u.dict.n; i++) {
+            if (v->u.dict.e[i].k->kind != TV_STR)
+                rs_fail(rs, at, NT_EINVAL, "keys must be str, int, float, bool or None, not %s",
+                        tv_type_name(v->u.dict.e[i].k));
+            json_check(rs, at, v->u.dict.e[i].v, depth + 1);
+        }
+        return;
+    default:
+        rs_fail(rs, at, NT_EINVAL, "Object of type %s is not JSON serializable", tv_type_name(v));
+    }
+}
+
+static val *to_val(const tv *v) {
+    switch (v->kind) {
     case TV_BOOL: return val_bool(v->u.b);
     case TV_INT: return val_int(v->u.i);
     case TV_FLOAT: return val_float(v->u.f);
     case TV_STR: return val_strn(v->u.str.s, v->u.str.n);
     case TV_LIST: {
         val *l = val_list();
-        for (size_t i = 0; i < v->u.list.n; i++)
-            val_list_push(l, tv_to_val(rs, at, v->u.list.items[i], depth + 1));
+        for (size_t i = 0; i < v->u.list.n; i++) val_list_push(l, to_val(v->u.list.items[i]));
         return l;
     }
     case TV_DICT: {
         val *d = val_dict();
-        for (size_t i = 0; i < v->u.dict.n; i++) {
-            const tv *k = v->u.dict.e[i].k;
-            val *x = tv_to_val(rs, at, v->u.dict.e[i].v, depth + 1);
-            if (k->kind != TV_STR) {
-                val_unref(x);
-                val_unref(d);
-                rs_fail(rs, at, NT_EINVAL, "keys must be str, int, float, bool or None, not %s",
-                        tv_type_name(k));
-            }
-            val_dict_setn(d, k->u.str.s, k->u.str.n, x);
-        }
+        for (size_t i = 0; i < v->u.dict.n; i++)
+            val_dict_setn(d, v->u.dict.e[i].k->u.str.s, v->u.dict.e[i].k->u.str.n, to_val(v->u.dict.e[i].v));
         return d;
     }
-    default:
-        rs_fail(rs, at, NT_EINVAL, "Object of type %s is not JSON serializable", tv_type_name(v));
+    default: return val_null();
     }
+}
+
+val *tv_to_val(rstate *rs, const node *at, const tv *v, int depth) {
+    json_check(rs, at, v, depth);
+    return to_val(v);
 }
