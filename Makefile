@@ -30,13 +30,15 @@ LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all asan tests deps check demo clean docs fuzz
+.PHONY: all asan tests deps check demo clean docs fuzz bench
 
 all: $(BUILD)/newt
 
@@ -61,6 +63,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnewt.a tests/unit/test.h
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libnewt.a tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
+
+# Benchmarks (bench/*.c): built here, run by hand, e.g. build/release/bench/template_bench.
+bench: $(BENCH_BIN)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libnewt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
