@@ -3,7 +3,8 @@
  * with thinking, user, assistant with a tool call, tool result) is rendered with the Mistral
  * Small 4 template: ../shared's copy of the release template when present, else ours.
  *
- *   build/release/bench/template_bench [iterations] [template]
+ *   build/release/bench/template_bench [iterations] [template] [c]   (c: newt's render loop only,
+ *                                                                     for profiling)
  *
  * Python is timed with its compiled template cached (as transformers caches it), and also as
  * the oracle script runs (compiling on every call). Exit status 1 if newt is not >= 20x faster
@@ -91,6 +92,14 @@ int main(int argc, char **argv) {
         tmpl_output_free(&out);
     }
     double c_us = (now_s() - t0) / iters * 1e6;
+    if (argc > 3 && !strcmp(argv[3], "c")) {
+        printf("newt: %.3f us/conversation\n", c_us);
+        tmpl_free(t);
+        val_unref(ctx);
+        val_unref(conv);
+        free(text);
+        return 0;
+    }
     t0 = now_s();
     for (int i = 0; i < iters; i++) { /* compile + render, for comparison with the oracle as run */
         tmpl *t2 = NULL;

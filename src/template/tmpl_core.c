@@ -19,7 +19,8 @@ const char *tmpl_field_name(int field) {
 
 int tmpl_sym_find(const tmpl *t, const char *s, size_t n) {
     for (size_t i = 0; i < t->syms.n; i++)
-        if (strlen(t->syms.names[i]) == n && !memcmp(t->syms.names[i], s, n)) return (int)i;
+        if (t->syms.lens[i] == n && t->syms.names[i][0] == s[0] && !memcmp(t->syms.names[i], s, n))
+            return (int)i;
     return -1;
 }
 
@@ -29,7 +30,9 @@ int tmpl_sym(tmpl *t, const char *s, size_t n) {
     if (t->syms.n == t->syms.cap) {
         t->syms.cap = t->syms.cap ? 2 * t->syms.cap : 32;
         t->syms.names = nt_xrealloc(t->syms.names, t->syms.cap * sizeof(char *));
+        t->syms.lens = nt_xrealloc(t->syms.lens, t->syms.cap * sizeof(size_t));
     }
+    t->syms.lens[t->syms.n] = n;
     char *p = tmpl_arena_alloc(&t->arena, n + 1);
     memcpy(p, s, n);
     p[n] = 0;
@@ -78,6 +81,7 @@ void tmpl_free(tmpl *t) {
     if (!t) return;
     tmpl_arena_free(&t->arena);
     free(t->syms.names);
+    free(t->syms.lens);
     free(t->name);
     free(t);
 }
@@ -143,35 +147,47 @@ static void finish_output(rstate *rs, tmpl_output *o) {
     rs->gen = NULL;
 }
 
+#define STACK_ARENA 32768
+
+/* The render state and the first 32 KiB of scratch live on the stack: a typical chat render
+ * then allocates nothing but its result. */
+static nt_status render(rstate *rs, const val *ctx, tmpl_output *out) {
+    if (setjmp(rs->jb)) return rs->status ? rs->status : NT_EINVAL;
+    rs->v_true = tv_new(rs, TV_BOOL);
+    rs->v_true->u.b = true;
+    rs->v_false = tv_new(rs, TV_BOOL);
+    rs->globals = rs_alloc(rs, sizeof(frame));
+    memset(rs->globals, 0, sizeof(frame));
+    rs->cur = rs->globals;
+    bind_context(rs, ctx);
+    exec_body(rs, rs->t->root);
+    finish_output(rs, out);
+    return NT_OK;
+}
+
 nt_status tmpl_render(const tmpl *t, const val *ctx, const tmpl_opts *o, tmpl_output *out,
                       nt_err *err) {
     memset(out, 0, sizeof *out);
     if (ctx && !val_is(ctx, VAL_DICT))
         return nt_err_set(err, NT_EINVAL, "template context must be a dict, got %s", val_kind_name(ctx->kind));
-    rstate *rs = nt_xcalloc(1, sizeof *rs);
+    _Alignas(16) unsigned char first[STACK_ARENA];
+    rstate rs_;
+    rstate *rs = &rs_;
+    memset(rs, 0, sizeof *rs);
     rs->t = t;
     rs->err = err;
     rs->max_output = o && o->max_output ? o->max_output : DEFAULT_MAX_OUTPUT;
     rs->arena.limit = o && o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY;
+    rs->arena.first = first;
+    rs->arena.first_cap = sizeof first;
     rs->max_steps = o && o->max_steps ? o->max_steps : DEFAULT_MAX_STEPS;
     rs->max_depth = o && o->max_depth ? o->max_depth : DEFAULT_MAX_DEPTH;
     if (rs->max_depth > HARD_MAX_DEPTH) rs->max_depth = HARD_MAX_DEPTH;
     rs->now = o ? o->now : NULL;
     rs->sink = &rs->main;
-    nt_status st = NT_OK;
-    if (setjmp(rs->jb)) {
-        st = rs->status ? rs->status : NT_EINVAL;
-    } else {
-        rs->globals = rs_alloc(rs, sizeof(frame));
-        memset(rs->globals, 0, sizeof(frame));
-        rs->cur = rs->globals;
-        bind_context(rs, ctx);
-        exec_body(rs, t->root);
-        finish_output(rs, out);
-    }
+    nt_status st = render(rs, ctx, out);
     free(rs->gen);
     tmpl_arena_free(&rs->arena);
-    free(rs);
     return st;
 }
 

@@ -117,32 +117,40 @@ static tv *eval_name(rstate *rs, const node *n) {
 tv *tv_inherit(rstate *rs, tv *v, const tv *c, const char *key) {
     if (v->t || !c->t) return v;
     taint t = c->t;
-    if (TAINT_FIELD(t) == TMPL_F_MESSAGE && key) {
-        int f = !strcmp(key, "role") ? TMPL_F_ROLE : !strcmp(key, "content") ? TMPL_F_CONTENT
-              : !strcmp(key, "tool_calls") ? TMPL_F_TOOL_CALLS
-              : (!strcmp(key, "reasoning_content") || !strcmp(key, "reasoning")) ? TMPL_F_REASONING
-              : !strcmp(key, "thinking") ? TMPL_F_THINKING : TMPL_F_OTHER;
-        t = TAINT(TAINT_MSG(t), f);
-    }
+    if (TAINT_FIELD(t) == TMPL_F_MESSAGE && key) t = TAINT(TAINT_MSG(t), tmpl_field_of_key(key, strlen(key)));
     return tv_retaint(rs, v, t);
 }
 
 static tv *loop_attr(rstate *rs, const node *at, tv *lv, const char *name) {
     tloop *L = lv->u.loop;
     int64_t i = (int64_t)L->i, n = (int64_t)L->n;
-    if (!strcmp(name, "index")) return tv_int(rs, i + 1, 0);
-    if (!strcmp(name, "index0")) return tv_int(rs, i, 0);
-    if (!strcmp(name, "revindex")) return tv_int(rs, n - i, 0);
-    if (!strcmp(name, "revindex0")) return tv_int(rs, n - i - 1, 0);
-    if (!strcmp(name, "first")) return tv_bool(rs, i == 0, 0);
-    if (!strcmp(name, "last")) return tv_bool(rs, i == n - 1, 0);
-    if (!strcmp(name, "length")) return tv_int(rs, n, 0);
-    if (!strcmp(name, "depth")) return tv_int(rs, L->depth, 0);
-    if (!strcmp(name, "depth0")) return tv_int(rs, L->depth - 1, 0);
-    if (!strcmp(name, "previtem"))
-        return i > 0 ? L->items[i - 1] : tv_undef(rs, "there is no previous item", NULL, 0);
-    if (!strcmp(name, "nextitem"))
-        return i + 1 < n ? L->items[i + 1] : tv_undef(rs, "there is no next item", NULL, 0);
+    switch (name[0]) {
+    case 'i':
+        if (!strcmp(name, "index")) return tv_int(rs, i + 1, 0);
+        if (!strcmp(name, "index0")) return tv_int(rs, i, 0);
+        break;
+    case 'r':
+        if (!strcmp(name, "revindex")) return tv_int(rs, n - i, 0);
+        if (!strcmp(name, "revindex0")) return tv_int(rs, n - i - 1, 0);
+        break;
+    case 'f': if (!strcmp(name, "first")) return tv_bool(rs, i == 0, 0); break;
+    case 'l':
+        if (!strcmp(name, "last")) return tv_bool(rs, i == n - 1, 0);
+        if (!strcmp(name, "length")) return tv_int(rs, n, 0);
+        break;
+    case 'd':
+        if (!strcmp(name, "depth")) return tv_int(rs, L->depth, 0);
+        if (!strcmp(name, "depth0")) return tv_int(rs, L->depth - 1, 0);
+        break;
+    case 'p':
+        if (!strcmp(name, "previtem"))
+            return i > 0 ? L->items[i - 1] : tv_undef(rs, "there is no previous item", NULL, 0);
+        break;
+    case 'n':
+        if (!strcmp(name, "nextitem"))
+            return i + 1 < n ? L->items[i + 1] : tv_undef(rs, "there is no next item", NULL, 0);
+        break;
+    }
     tv *m = method_lookup(rs, lv, name, strlen(name));
     if (m) return m;
     (void)at;
@@ -460,16 +468,16 @@ static tv *eval_call(rstate *rs, const node *n) {
 static tv *eval_filter(rstate *rs, const node *n) {
     tv *v = eval(rs, n->a);
     argv_t A = eval_args(rs, n->kids, n->nkids);
-    return apply_filter(rs, n, n->name, v, A.args, A.nargs, A.kwn, A.kwv, A.nkw);
+    return apply_filter_id(rs, n, n->fid, n->name, v, A.args, A.nargs, A.kwn, A.kwv, A.nkw);
 }
 
 static tv *eval_test(rstate *rs, const node *n) {
     tv *v = eval(rs, n->a);
     argv_t A = eval_args(rs, n->kids, n->nkids);
-    bool r = apply_test(rs, n, n->name, v, A.args, A.nargs);
+    bool r = apply_test_id(rs, n, n->fid, n->name, v, A.args, A.nargs);
     taint t = v->t;
     for (size_t i = 0; i < A.nargs; i++) t = taint_join(t, A.args[i]->t);
-    if (t && TAINT_MSG(t) >= 0 && tmpl_test_is_shape(n->name)) t = TAINT(TAINT_MSG(t), TMPL_F_MESSAGE);
+    if (t && TAINT_MSG(t) >= 0 && n->shape) t = TAINT(TAINT_MSG(t), TMPL_F_MESSAGE);
     return tv_bool(rs, n->neg ? !r : r, t);
 }
 
@@ -513,7 +521,7 @@ tv *eval(rstate *rs, const node *n) {
     switch (n->kind) {
     case N_LIT: return n->lit;
     case N_NAME: return eval_name(rs, n);
-    case N_ATTR: return eval_getattr(rs, n, eval(rs, n->a), n->name, strlen(n->name));
+    case N_ATTR: return eval_getattr(rs, n, eval(rs, n->a), n->name, n->nlen);
     case N_ITEM: {
         tv *o = eval(rs, n->a);
         return eval_getitem(rs, n, o, eval(rs, n->b));

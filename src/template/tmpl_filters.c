@@ -124,10 +124,15 @@ static tv *f_tojson(const fargs *F) {
         o.key_sep = seps->u.list.items[1]->u.str.s;
     }
     if (F->v->kind == TV_UNDEF) rs_fail(F->rs, F->at, NT_EINVAL, "Object of type Undefined is not JSON serializable");
-    val *x = tv_to_val(F->rs, F->at, F->v, 0);
     size_t n;
-    char *s = json_dumps(x, &o, &n);
-    val_unref(x);
+    char *s;
+    if (F->v->orig) { /* conversation data as given: no conversion needed */
+        s = json_dumps(F->v->orig, &o, &n);
+    } else {
+        val *x = tv_to_val(F->rs, F->at, F->v, 0);
+        s = json_dumps(x, &o, &n);
+        val_unref(x);
+    }
     char *p = n + 1 <= F->rs->max_output ? tmpl_arena_alloc(&F->rs->arena, n + 1) : NULL;
     if (p) memcpy(p, s, n + 1);
     free(s); /* before failing: rs_fail does not return */
@@ -471,68 +476,78 @@ static tv *f_center(const fargs *F) {
     return sb_finish(F->rs, &sb, s->t);
 }
 
-tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs,
-                 const char **kwn, tv **kwv, size_t nkw) {
+static tv *f_trim(const fargs *F) {
+    tv *c = arg(F, 0, "chars");
+    tv *s = str_of(F, F->v);
+    return c && c->kind == TV_STR ? tv_str_strip(F->rs, s, c->u.str.s, c->u.str.n, true, true)
+                                  : tv_str_strip(F->rs, s, NULL, 0, true, true);
+}
+static tv *f_length(const fargs *F) { return tv_int(F->rs, tv_len(F->rs, F->at, F->v), F->v->t); }
+static tv *f_first(const fargs *F) { return f_first_last(F, false); }
+static tv *f_last(const fargs *F) { return f_first_last(F, true); }
+static tv *f_upper(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 0); }
+static tv *f_lower(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 1); }
+static tv *f_capitalize(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 2); }
+static tv *f_string(const fargs *F) { return str_of(F, F->v); }
+static tv *f_safe(const fargs *F) {
+    if (F->v->kind != TV_STR || F->v->safe) return F->v;
+    tv *m = tv_new(F->rs, TV_STR);
+    *m = *F->v;
+    m->safe = true;
+    return m;
+}
+static tv *f_sel(const fargs *F) { return f_select(F, true, false); }
+static tv *f_rej(const fargs *F) { return f_select(F, false, false); }
+static tv *f_selattr(const fargs *F) { return f_select(F, true, true); }
+static tv *f_rejattr(const fargs *F) { return f_select(F, false, true); }
+static tv *f_min(const fargs *F) { return f_minmax(F, false); }
+static tv *f_max(const fargs *F) { return f_minmax(F, true); }
+static tv *f_attr(const fargs *F) {
+    tv *a = arg(F, 0, "name");
+    if (!a || a->kind != TV_STR) rs_fail(F->rs, F->at, NT_EINVAL, "attr needs a name");
+    if (F->v->kind == TV_DICT) { /* attributes only: a dict's keys are not attributes */
+        tv *m = method_lookup(F->rs, F->v, a->u.str.s, a->u.str.n);
+        return m ? m : tv_undef(F->rs, a->u.str.s, F->v, F->v->t);
+    }
+    return eval_getattr(F->rs, F->at, F->v, a->u.str.s, a->u.str.n);
+}
+
+typedef struct {
+    const char *name;
+    tv *(*fn)(const fargs *F);
+} filter_def;
+
+static const filter_def FILTERS[] = {
+    {"tojson", f_tojson}, {"trim", f_trim}, {"length", f_length}, {"count", f_length},
+    {"first", f_first}, {"last", f_last}, {"join", f_join}, {"default", f_default}, {"d", f_default},
+    {"upper", f_upper}, {"lower", f_lower}, {"capitalize", f_capitalize}, {"title", f_title},
+    {"replace", f_replace}, {"string", f_string}, {"safe", f_safe}, {"int", f_int},
+    {"float", f_float}, {"list", f_list}, {"items", f_items}, {"dictsort", f_dictsort},
+    {"map", f_map}, {"select", f_sel}, {"reject", f_rej}, {"selectattr", f_selattr},
+    {"rejectattr", f_rejattr}, {"unique", f_unique}, {"indent", f_indent}, {"abs", f_abs},
+    {"round", f_round}, {"batch", f_batch}, {"sum", f_sum}, {"min", f_min}, {"max", f_max},
+    {"sort", f_sort}, {"reverse", f_reverse}, {"center", f_center}, {"attr", f_attr},
+};
+
+int tmpl_filter_id(const char *name) {
+    for (size_t i = 0; i < sizeof FILTERS / sizeof *FILTERS; i++)
+        if (!strcmp(FILTERS[i].name, name)) return (int)i;
+    return -1;
+}
+
+tv *apply_filter_id(rstate *rs, const node *at, int id, const char *name, tv *v, tv **args,
+                    size_t nargs, const char **kwn, tv **kwv, size_t nkw) {
     fargs F = {rs, at, v, args, nargs, kwn, kwv, nkw};
     rs_step(rs, at);
-    if (!strcmp(name, "tojson")) return f_tojson(&F);
-    if (!strcmp(name, "trim")) {
-        tv *c = arg(&F, 0, "chars");
-        tv *s = str_of(&F, v);
-        return c && c->kind == TV_STR ? tv_str_strip(rs, s, c->u.str.s, c->u.str.n, true, true)
-                                      : tv_str_strip(rs, s, NULL, 0, true, true);
-    }
-    if (!strcmp(name, "length") || !strcmp(name, "count")) return tv_int(rs, tv_len(rs, at, v), v->t);
-    if (!strcmp(name, "first")) return f_first_last(&F, false);
-    if (!strcmp(name, "last")) return f_first_last(&F, true);
-    if (!strcmp(name, "join")) return f_join(&F);
-    if (!strcmp(name, "default") || !strcmp(name, "d")) return f_default(&F);
-    if (!strcmp(name, "upper")) return str_case(rs, str_of(&F, v), 0);
-    if (!strcmp(name, "lower")) return str_case(rs, str_of(&F, v), 1);
-    if (!strcmp(name, "capitalize")) return str_case(rs, str_of(&F, v), 2);
-    if (!strcmp(name, "title")) return f_title(&F);
-    if (!strcmp(name, "replace")) return f_replace(&F);
-    if (!strcmp(name, "string")) return str_of(&F, v);
-    if (!strcmp(name, "safe")) {
-        if (v->kind != TV_STR || v->safe) return v;
-        tv *m = tv_new(rs, TV_STR);
-        *m = *v;
-        m->safe = true;
-        return m;
-    }
-    if (!strcmp(name, "int")) return f_int(&F);
-    if (!strcmp(name, "float")) return f_float(&F);
-    if (!strcmp(name, "list")) return f_list(&F);
-    if (!strcmp(name, "items")) return f_items(&F);
-    if (!strcmp(name, "dictsort")) return f_dictsort(&F);
-    if (!strcmp(name, "map")) return f_map(&F);
-    if (!strcmp(name, "select")) return f_select(&F, true, false);
-    if (!strcmp(name, "reject")) return f_select(&F, false, false);
-    if (!strcmp(name, "selectattr")) return f_select(&F, true, true);
-    if (!strcmp(name, "rejectattr")) return f_select(&F, false, true);
-    if (!strcmp(name, "unique")) return f_unique(&F);
-    if (!strcmp(name, "indent")) return f_indent(&F);
-    if (!strcmp(name, "abs")) return f_abs(&F);
-    if (!strcmp(name, "round")) return f_round(&F);
-    if (!strcmp(name, "batch")) return f_batch(&F);
-    if (!strcmp(name, "sum")) return f_sum(&F);
-    if (!strcmp(name, "min")) return f_minmax(&F, false);
-    if (!strcmp(name, "max")) return f_minmax(&F, true);
-    if (!strcmp(name, "sort")) return f_sort(&F);
-    if (!strcmp(name, "reverse")) return f_reverse(&F);
-    if (!strcmp(name, "center")) return f_center(&F);
-    if (!strcmp(name, "attr")) {
-        tv *a = arg(&F, 0, "name");
-        if (!a || a->kind != TV_STR) rs_fail(rs, at, NT_EINVAL, "attr needs a name");
-        if (v->kind == TV_DICT) { /* attributes only: a dict's keys are not attributes */
-            tv *m = method_lookup(rs, v, a->u.str.s, a->u.str.n);
-            return m ? m : tv_undef(rs, a->u.str.s, v, v->t);
-        }
-        return eval_getattr(rs, at, v, a->u.str.s, a->u.str.n);
-    }
+    if (id >= 0 && (size_t)id < sizeof FILTERS / sizeof *FILTERS) return FILTERS[id].fn(&F);
     if (!strcmp(name, "e") || !strcmp(name, "escape") || !strcmp(name, "forceescape"))
         rs_fail(rs, at, NT_EUNSUPPORTED, "filter '%s' is not supported", name);
     rs_fail(rs, at, NT_EINVAL, "No filter named '%s'.", name);
+}
+
+tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs,
+                 const char **kwn, tv **kwv, size_t nkw) {
+    return apply_filter_id(rs, at, tmpl_filter_id(name), name, v, args, nargs, kwn, kwv, nkw);
 }
 
 /* ---- tests ---- */
@@ -547,6 +562,31 @@ bool tmpl_test_is_shape(const char *name) {
     for (size_t i = 0; i < sizeof shape / sizeof *shape; i++)
         if (!strcmp(name, shape[i])) return true;
     return false;
+}
+
+/* The tests chat templates use on every message get ids (no string compares per call). */
+enum { T_DEFINED, T_UNDEFINED, T_NONE, T_STRING, T_MAPPING, T_NUMBER, T_FALSE, T_TRUE, T_COUNT };
+static const char *const FAST_TESTS[T_COUNT] = {"defined", "undefined", "none", "string", "mapping",
+                                                "number", "false", "true"};
+
+int tmpl_test_id(const char *name) {
+    for (int i = 0; i < T_COUNT; i++)
+        if (!strcmp(FAST_TESTS[i], name)) return i;
+    return -1;
+}
+
+bool apply_test_id(rstate *rs, const node *at, int id, const char *name, tv *v, tv **a, size_t na) {
+    switch (id) {
+    case T_DEFINED: rs_step(rs, at); return v->kind != TV_UNDEF;
+    case T_UNDEFINED: rs_step(rs, at); return v->kind == TV_UNDEF;
+    case T_NONE: rs_step(rs, at); return v->kind == TV_NONE;
+    case T_STRING: rs_step(rs, at); return v->kind == TV_STR;
+    case T_MAPPING: rs_step(rs, at); return v->kind == TV_DICT;
+    case T_NUMBER: rs_step(rs, at); return number_kind(v);
+    case T_FALSE: rs_step(rs, at); return v->kind == TV_BOOL && !v->u.b;
+    case T_TRUE: rs_step(rs, at); return v->kind == TV_BOOL && v->u.b;
+    default: return apply_test(rs, at, name, v, a, na);
+    }
 }
 
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, size_t na) {

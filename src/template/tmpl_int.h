@@ -24,6 +24,8 @@ typedef struct {
     tmpl_chunk *head;
     size_t used, limit; /* bytes handed out so far; 0 limit = unbounded */
     bool over;          /* set when the limit was hit */
+    unsigned char *first; /* optional caller buffer used before any chunk (no malloc for */
+    size_t first_cap, first_used; /* small renders) */
 } tmpl_arena;
 
 void *tmpl_arena_alloc(tmpl_arena *a, size_t n); /* NULL only when over the limit */
@@ -74,13 +76,14 @@ struct tv {
         bool b;
         int64_t i;
         double f;
-        struct { const char *s; size_t n; const tspan *sp; uint32_t nsp; } str;
+        struct { const char *s; size_t n; const tspan *sp; uint32_t nsp; tspan one; } str;
         struct { tv **items; size_t n; } list;
         struct { tkv *e; size_t n, cap; } dict; /* also TV_NS */
         struct { const node *def; frame *scope; tv *caller; } macro;
         struct { tfunc fn; tv *self; const char *name; } func;
         tloop *loop;
     } u;
+    const val *orig;   /* the conversation value this was converted from (tojson reuses it) */
     /* For TV_UNDEF: what Jinja2's message needs. */
     const char *uname; /* variable or attribute name (NULL: element index in uidx) */
     tv *uobj;          /* the object lacking it (NULL: an undefined variable) */
@@ -112,6 +115,9 @@ struct node {
     int line, col;
     int sym;      /* N_NAME / N_SET / N_MACRO...: interned name id */
     const char *name; /* attribute / filter / test / kwarg / macro name */
+    size_t nlen;      /* strlen(name) */
+    int fid;          /* N_FILTER / N_TEST: builtin id resolved at parse time, -1 unknown */
+    bool shape;       /* N_TEST: a type test (see tmpl_test_is_shape) */
     node *a, *b, *c, *d;
     node **kids;  /* list items, call args, body statements, macro params */
     size_t nkids;
@@ -120,6 +126,7 @@ struct node {
 
 typedef struct {
     const char **names;
+    size_t *lens;
     size_t n, cap;
 } symtab;
 
@@ -180,6 +187,7 @@ struct rstate {
     int max_depth;
     const char *now;
     tv *undef;          /* a plain undefined */
+    tv *v_true, *v_false; /* untainted booleans, shared (values are immutable) */
     int brk;            /* 1 = break, 2 = continue pending */
 };
 
@@ -208,6 +216,7 @@ tv *tv_undef(rstate *rs, const char *name, tv *obj, taint t);
 /* v read out of container c under key: v's own provenance, else c's (a message key names the
  * field). */
 tv *tv_inherit(rstate *rs, tv *v, const tv *c, const char *key);
+int tmpl_field_of_key(const char *k, size_t n); /* message key -> tmpl_field */
 
 void sb_add(rstate *rs, sbuild *sb, const tv *s, size_t from, size_t to); /* byte range */
 void sb_lit(rstate *rs, sbuild *sb, const char *s, size_t n, taint t);
@@ -249,6 +258,11 @@ void frame_set(rstate *rs, frame *f, int sym, tv *v);
 tv *apply_filter(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs,
                  const char **kwn, tv **kwv, size_t nkw);
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **args, size_t nargs);
+int tmpl_filter_id(const char *name); /* -1 if unknown */
+int tmpl_test_id(const char *name);
+tv *apply_filter_id(rstate *rs, const node *at, int id, const char *name, tv *v, tv **args,
+                    size_t nargs, const char **kwn, tv **kwv, size_t nkw);
+bool apply_test_id(rstate *rs, const node *at, int id, const char *name, tv *v, tv **args, size_t nargs);
 bool tmpl_test_is_shape(const char *name);
 tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n); /* NULL if none */
 tv *global_lookup(rstate *rs, const char *name);                    /* NULL if none */

@@ -257,6 +257,7 @@ static node *postfix(parser *P, node *n) {
             node *a = mk(P, N_ATTR, nt);
             a->a = n;
             a->name = nt->s;
+            a->nlen = nt->n;
             n = a;
         } else if (is_op(tk, "[")) {
             next(P);
@@ -292,6 +293,7 @@ static node *filters(parser *P, node *n) {
             node *f = mk(P, N_FILTER, tk);
             f->a = n;
             f->name = expect_name(P);
+            f->fid = tmpl_filter_id(f->name);
             nvec v = {0};
             if (is_op(peek(P), "(")) call_args(P, &v);
             set_kids(P, f, &v);
@@ -302,6 +304,8 @@ static node *filters(parser *P, node *n) {
             t->a = n;
             if (is_name(peek(P), "not")) { next(P); t->neg = true; }
             t->name = expect_name(P);
+            t->fid = tmpl_test_id(t->name);
+            t->shape = tmpl_test_is_shape(t->name);
             nvec v = {0};
             if (is_op(peek(P), "(")) call_args(P, &v);
             else if (starts_primary(peek(P))) nv_push(&v, postfix(P, primary(P)));

@@ -19,6 +19,12 @@ void *tmpl_arena_alloc(tmpl_arena *a, size_t n) {
         a->over = true;
         return NULL;
     }
+    if (a->first && a->first_cap - a->first_used >= n) {
+        void *p = a->first + a->first_used;
+        a->first_used += n;
+        a->used += n;
+        return p;
+    }
     tmpl_chunk *c = a->head;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
@@ -69,6 +75,7 @@ tv *tv_new(rstate *rs, tv_kind k) {
 }
 
 tv *tv_bool(rstate *rs, bool b, taint t) {
+    if (!t && rs->v_true) return b ? rs->v_true : rs->v_false;
     tv *v = tv_new(rs, TV_BOOL);
     v->u.b = b;
     v->t = t;
@@ -104,10 +111,8 @@ tv *tv_strn(rstate *rs, const char *s, size_t n, taint t) {
     v->u.str.n = n;
     v->t = t;
     if (t && n) {
-        tspan *sp = rs_alloc(rs, sizeof *sp);
-        sp->off = 0;
-        sp->t = t;
-        v->u.str.sp = sp;
+        v->u.str.one = (tspan){0, t};
+        v->u.str.sp = &v->u.str.one;
         v->u.str.nsp = 1;
     }
     return v;
@@ -289,13 +294,16 @@ size_t utf8_offset(const char *s, size_t n, size_t cp) {
 
 /* ---- conversion from the conversation's values ---- */
 
-static int field_of_key(const char *k) {
-    if (!strcmp(k, "role")) return TMPL_F_ROLE;
-    if (!strcmp(k, "content")) return TMPL_F_CONTENT;
-    if (!strcmp(k, "thinking")) return TMPL_F_THINKING;
-    if (!strcmp(k, "reasoning_content") || !strcmp(k, "reasoning")) return TMPL_F_REASONING;
-    if (!strcmp(k, "tool_calls")) return TMPL_F_TOOL_CALLS;
-    return TMPL_F_OTHER;
+int tmpl_field_of_key(const char *k, size_t n) {
+    switch (n) {
+    case 4: return !memcmp(k, "role", 4) ? TMPL_F_ROLE : TMPL_F_OTHER;
+    case 7: return !memcmp(k, "content", 7) ? TMPL_F_CONTENT : TMPL_F_OTHER;
+    case 8: return !memcmp(k, "thinking", 8) ? TMPL_F_THINKING : TMPL_F_OTHER;
+    case 9: return !memcmp(k, "reasoning", 9) ? TMPL_F_REASONING : TMPL_F_OTHER;
+    case 10: return !memcmp(k, "tool_calls", 10) ? TMPL_F_TOOL_CALLS : TMPL_F_OTHER;
+    case 17: return !memcmp(k, "reasoning_content", 17) ? TMPL_F_REASONING : TMPL_F_OTHER;
+    default: return TMPL_F_OTHER;
+    }
 }
 
 /* A content chunk {"type": "thinking", ...} is thinking, whatever key holds it. */
@@ -305,7 +313,15 @@ static int field_of_chunk(const val *v, int field) {
     return val_is(ty, VAL_STR) && !strcmp(ty->u.str.s, "thinking") ? TMPL_F_THINKING : field;
 }
 
+static tv *from_val(rstate *rs, const val *v, int msg, int field, int depth);
+
 tv *tv_from_val(rstate *rs, const val *v, int msg, int field, int depth) {
+    tv *r = from_val(rs, v, msg, field, depth);
+    r->orig = v;
+    return r;
+}
+
+static tv *from_val(rstate *rs, const val *v, int msg, int field, int depth) {
     taint t = field == TMPL_F_NONE ? 0 : TAINT(msg, field);
     if (depth > JSON_DEPTH_GUARD) rs_fail(rs, NULL, NT_ELIMIT, "context nested too deeply");
     switch (v ? v->kind : VAL_NULL) {
@@ -313,7 +329,18 @@ tv *tv_from_val(rstate *rs, const val *v, int msg, int field, int depth) {
     case VAL_BOOL: return tv_bool(rs, v->u.b, t);
     case VAL_INT: return tv_int(rs, v->u.i, t);
     case VAL_FLOAT: return tv_float(rs, v->u.f, t);
-    case VAL_STR: return tv_strn(rs, v->u.str.s, v->u.str.n, t);
+    case VAL_STR: { /* the conversation outlives the render: no copy */
+        tv *r = tv_new(rs, TV_STR);
+        r->u.str.s = v->u.str.s;
+        r->u.str.n = v->u.str.n;
+        r->t = t;
+        if (t && v->u.str.n) {
+            r->u.str.one = (tspan){0, t};
+            r->u.str.sp = &r->u.str.one;
+            r->u.str.nsp = 1;
+        }
+        return r;
+    }
     case VAL_LIST: {
         tv *l = tv_list(rs, val_list_len(v));
         l->t = t;
@@ -328,8 +355,11 @@ tv *tv_from_val(rstate *rs, const val *v, int msg, int field, int depth) {
         d->t = t;
         for (size_t i = 0; i < val_dict_len(v); i++) {
             const val_entry *e = val_dict_entry(v, i);
-            int f = field == TMPL_F_MESSAGE ? field_of_key(e->key->u.str.s) : field;
-            d->u.dict.e[i].k = tv_strn(rs, e->key->u.str.s, e->key->u.str.n, 0);
+            int f = field == TMPL_F_MESSAGE ? tmpl_field_of_key(e->key->u.str.s, e->key->u.str.n) : field;
+            tv *k = tv_new(rs, TV_STR);
+            k->u.str.s = e->key->u.str.s;
+            k->u.str.n = e->key->u.str.n;
+            d->u.dict.e[i].k = k;
             d->u.dict.e[i].v = tv_from_val(rs, e->value, msg, field_of_chunk(e->value, f),
                                            depth + 1);
         }
