@@ -158,6 +158,8 @@ static nt_status render(rstate *rs, const val *ctx, tmpl_output *out) {
     rs->v_false = tv_new(rs, TV_BOOL);
     rs->globals = rs_alloc(rs, sizeof(frame));
     memset(rs->globals, 0, sizeof(frame));
+    rs->globals->direct = rs_alloc(rs, (rs->t->syms.n + 1) * sizeof(tv *));
+    memset(rs->globals->direct, 0, (rs->t->syms.n + 1) * sizeof(tv *));
     rs->cur = rs->globals;
     bind_context(rs, ctx);
     exec_body(rs, rs->t->root);

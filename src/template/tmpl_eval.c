@@ -81,13 +81,22 @@ void rs_step(rstate *rs, const node *at) {
 
 tv *frame_get(rstate *rs, frame *f, int sym) {
     (void)rs;
-    for (; f; f = f->up)
+    for (; f; f = f->up) {
+        if (f->direct) {
+            if (f->direct[sym]) return f->direct[sym];
+            continue;
+        }
         for (size_t i = f->n; i-- > 0;)
             if (f->vars[i].sym == sym) return f->vars[i].v;
+    }
     return NULL;
 }
 
 void frame_set(rstate *rs, frame *f, int sym, tv *v) {
+    if (f->direct) {
+        f->direct[sym] = v;
+        return;
+    }
     for (size_t i = 0; i < f->n; i++)
         if (f->vars[i].sym == sym) {
             f->vars[i].v = v;
@@ -406,8 +415,7 @@ tv *binop(rstate *rs, const node *at, int op, tv *a, tv *b) {
     bad_operands(rs, at, op, a, b);
 }
 
-static tv *compare(rstate *rs, const node *n, tv *a, tv *b) {
-    taint t = taint_join(a->t, b->t);
+static bool compare_b(rstate *rs, const node *n, tv *a, tv *b) {
     bool r;
     switch (n->op) {
     case OP_EQ: r = tv_eq(a, b); break;
@@ -420,7 +428,11 @@ static tv *compare(rstate *rs, const node *n, tv *a, tv *b) {
         if ((a->kind == TV_FLOAT && isnan(a->u.f)) || (b->kind == TV_FLOAT && isnan(b->u.f))) r = false;
     }
     }
-    return tv_bool(rs, r, t);
+    return r;
+}
+
+static tv *compare(rstate *rs, const node *n, tv *a, tv *b) {
+    return tv_bool(rs, compare_b(rs, n, a, b), taint_join(a->t, b->t));
 }
 
 /* ---- calls ---- */
@@ -435,6 +447,7 @@ typedef struct {
 
 static argv_t eval_args(rstate *rs, node **kids, size_t nk) {
     argv_t A = {0};
+    if (!nk) return A; /* most filters and tests take no arguments */
     A.args = rs_alloc(rs, (nk + 1) * sizeof(tv *));
     A.kwn = rs_alloc(rs, (nk + 1) * sizeof(char *));
     A.kwv = rs_alloc(rs, (nk + 1) * sizeof(tv *));
@@ -471,14 +484,54 @@ static tv *eval_filter(rstate *rs, const node *n) {
     return apply_filter_id(rs, n, n->fid, n->name, v, A.args, A.nargs, A.kwn, A.kwv, A.nkw);
 }
 
-static tv *eval_test(rstate *rs, const node *n) {
+static bool test_b(rstate *rs, const node *n, taint *tp) {
     tv *v = eval(rs, n->a);
     argv_t A = eval_args(rs, n->kids, n->nkids);
     bool r = apply_test_id(rs, n, n->fid, n->name, v, A.args, A.nargs);
     taint t = v->t;
     for (size_t i = 0; i < A.nargs; i++) t = taint_join(t, A.args[i]->t);
     if (t && TAINT_MSG(t) >= 0 && n->shape) t = TAINT(TAINT_MSG(t), TMPL_F_MESSAGE);
-    return tv_bool(rs, n->neg ? !r : r, t);
+    *tp = t;
+    return n->neg ? !r : r;
+}
+
+static tv *eval_test(rstate *rs, const node *n) {
+    taint t;
+    bool r = test_b(rs, n, &t);
+    return tv_bool(rs, r, t);
+}
+
+/* A condition's truth and provenance without building a value for it (conditions are most
+ * of what chat templates evaluate). Same results as tv_truthy(eval(n)) and its taint. */
+bool eval_cond(rstate *rs, const node *n, taint *t) {
+    switch (n->kind) {
+    case N_CMP: {
+        tv *a = eval(rs, n->a), *b = eval(rs, n->b);
+        *t = taint_join(a->t, b->t);
+        return compare_b(rs, n, a, b);
+    }
+    case N_TEST: return test_b(rs, n, t);
+    case N_NOT: {
+        bool r = eval_cond(rs, n->a, t);
+        return !r;
+    }
+    case N_AND: case N_OR: {
+        taint ta, tb;
+        bool a = eval_cond(rs, n->a, &ta);
+        if (a == (n->kind == N_OR)) {
+            *t = ta;
+            return a;
+        }
+        bool b = eval_cond(rs, n->b, &tb);
+        *t = taint_join(ta, tb);
+        return b;
+    }
+    default: {
+        tv *v = eval(rs, n);
+        *t = v->t;
+        return tv_truthy(v);
+    }
+    }
 }
 
 static tv *eval_seq(rstate *rs, const node *n) {

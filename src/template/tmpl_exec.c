@@ -58,11 +58,12 @@ static taint narrow(taint ctl, taint c) {
 
 static void exec_if(rstate *rs, const node *n) {
     for (;;) {
-        tv *c = eval(rs, n->a);
+        taint ct;
+        bool c = eval_cond(rs, n->a, &ct);
         taint saved = rs->ctl;
-        rs->ctl = narrow(saved, c->t);
-        const node *branch = tv_truthy(c) ? n->b : n->c;
-        if (branch && branch->kind == N_IF && !tv_truthy(c)) { /* elif: keep the decision */
+        rs->ctl = narrow(saved, ct);
+        const node *branch = c ? n->b : n->c;
+        if (branch && branch->kind == N_IF && !c) { /* elif: keep the decision */
             n = branch;
             exec_if(rs, n);
             rs->ctl = saved;

@@ -82,13 +82,15 @@ struct tv {
         struct { const node *def; frame *scope; tv *caller; } macro;
         struct { tfunc fn; tv *self; const char *name; } func;
         tloop *loop;
+        struct { const char *name; tv *obj; int64_t idx; } undef;
     } u;
     const val *orig;   /* the conversation value this was converted from (tojson reuses it) */
-    /* For TV_UNDEF: what Jinja2's message needs. */
-    const char *uname; /* variable or attribute name (NULL: element index in uidx) */
-    tv *uobj;          /* the object lacking it (NULL: an undefined variable) */
-    int64_t uidx;
 };
+/* For TV_UNDEF, what Jinja2's message needs: the variable or attribute name (NULL: an element
+ * index), the object lacking it (NULL: an undefined variable), the index. */
+#define uname u.undef.name
+#define uobj u.undef.obj
+#define uidx u.undef.idx
 
 struct tloop {
     tv **items;
@@ -154,6 +156,7 @@ struct frame {
     frame *up;
     fvar *vars;
     size_t n, cap;
+    tv **direct; /* the globals frame: indexed by symbol id (every name is known at parse time) */
 };
 
 /* Strings with provenance are built in the arena (so an error mid-way leaks nothing). */
@@ -195,8 +198,21 @@ struct rstate {
 _Noreturn void rs_fail(rstate *rs, const node *at, nt_status code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 _Noreturn void rs_undefined_fail(rstate *rs, const node *at, const tv *u);
-void *rs_alloc(rstate *rs, size_t n);
+
 void rs_step(rstate *rs, const node *at);
+void *rs_alloc_slow(rstate *rs, size_t n);
+/* Bump allocation from the render's arena (the common case inline). */
+static inline void *rs_alloc(rstate *rs, size_t n) {
+    tmpl_arena *a = &rs->arena;
+    n = (n + 15) & ~(size_t)15;
+    if (a->first && a->first_cap - a->first_used >= n && (!a->limit || a->used + n <= a->limit)) {
+        void *p = a->first + a->first_used;
+        a->first_used += n;
+        a->used += n;
+        return p;
+    }
+    return rs_alloc_slow(rs, n);
+}
 
 /* Values. */
 tv *tv_new(rstate *rs, tv_kind k);
@@ -242,6 +258,7 @@ int64_t tv_len(rstate *rs, const node *at, tv *v);
 
 /* Evaluation. */
 tv *eval(rstate *rs, const node *n);
+bool eval_cond(rstate *rs, const node *n, taint *t);
 tv *eval_getattr(rstate *rs, const node *at, tv *obj, const char *name, size_t nlen);
 tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key);
 tv *call_value(rstate *rs, const node *at, tv *fn, tv **args, size_t nargs, const char **kwn,

@@ -437,6 +437,10 @@ static tv *bound(rstate *rs, tv *self, const method *m) {
 }
 
 tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n) {
+    /* dicts have four methods: reject other names (most lookups are message keys) cheaply */
+    if (obj->kind == TV_DICT && !((n == 3 && name[0] == 'g') || (n == 4 && name[0] == 'k') ||
+                                  (n == 5 && name[0] == 'i') || (n == 6 && name[0] == 'v')))
+        return NULL;
     const method *tab = NULL;
     size_t cnt = 0;
     if (obj->kind == TV_STR) { tab = STR_METHODS; cnt = sizeof STR_METHODS / sizeof *STR_METHODS; }

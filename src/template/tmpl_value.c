@@ -49,7 +49,7 @@ void tmpl_arena_free(tmpl_arena *a) {
     a->used = 0;
 }
 
-void *rs_alloc(rstate *rs, size_t n) {
+void *rs_alloc_slow(rstate *rs, size_t n) {
     void *p = tmpl_arena_alloc(&rs->arena, n ? n : 1);
     if (!p) rs_fail(rs, NULL, NT_ELIMIT, "template render exceeds its memory limit (%zu bytes)",
                     rs->arena.limit);
@@ -140,6 +140,7 @@ tv *tv_dict(rstate *rs, size_t cap) {
 }
 
 tv *tv_dict_getv(const tv *d, const tv *k) {
+    if (k->kind == TV_STR) return tv_dict_get(d, k->u.str.s, k->u.str.n);
     for (size_t i = 0; i < d->u.dict.n; i++)
         if (tv_eq(d->u.dict.e[i].k, k)) return d->u.dict.e[i].v;
     return NULL;
@@ -148,7 +149,8 @@ tv *tv_dict_getv(const tv *d, const tv *k) {
 tv *tv_dict_get(const tv *d, const char *k, size_t n) {
     for (size_t i = 0; i < d->u.dict.n; i++) {
         const tv *key = d->u.dict.e[i].k;
-        if (key->kind == TV_STR && key->u.str.n == n && !memcmp(key->u.str.s, k, n))
+        if (key->kind == TV_STR && key->u.str.n == n && (!n || key->u.str.s[0] == k[0]) &&
+            !memcmp(key->u.str.s, k, n))
             return d->u.dict.e[i].v;
     }
     return NULL;
