@@ -370,20 +370,7 @@ static tv *f_indent(const fargs *F) {
     return r;
 }
 
-static tv *f_title(const fargs *F) {
-    /* Jinja2's title: words split at whitespace and -({[<, each capitalized. */
-    tv *s = str_of(F, F->v);
-    tv *r = str_case(F->rs, s, 1);
-    char *p = (char *)r->u.str.s;
-    bool start = true;
-    for (size_t i = 0; i < r->u.str.n; i++) {
-        char c = p[i];
-        bool sep = strchr(" \t\n\r\f\v-({[<", c) != NULL;
-        if (start && !sep && c >= 'a' && c <= 'z') p[i] = (char)(c - 32);
-        start = sep;
-    }
-    return r;
-}
+static tv *f_title(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 4); }
 
 static tv *f_batch(const fargs *F) {
     tv *cnt = arg(F, 0, "linecount"), *fill = arg(F, 1, "fill_with");

@@ -285,7 +285,8 @@ tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n); /* NULL if n
 tv *global_lookup(rstate *rs, const char *name);                    /* NULL if none */
 tv *tv_str_strip(rstate *rs, tv *s, const char *chars, size_t nchars, bool left, bool right);
 tv *str_replace(rstate *rs, const node *at, tv *self, tv *old, tv *new_, int64_t count);
-tv *str_case(rstate *rs, tv *s, int mode); /* 0 upper, 1 lower, 2 capitalize, 3 str.title */
+tv *str_case(rstate *rs, tv *s, int mode); /* 0 upper, 1 lower, 2 capitalize, 3 str.title,
+                                            4 Jinja2's |title */
 tv *binop(rstate *rs, const node *at, int op, tv *a, tv *b);
 
 #endif

@@ -240,6 +240,12 @@ static uint32_t cp_upper(uint32_t c) {
         return (c & 1) ? c - 1 : c;
     }
     if (c >= 0x3B1 && c <= 0x3C9) return c == 0x3C2 ? 0x3A3 : c - 32;
+    if (c == 0x3AC) return 0x386; /* Greek letters with tonos */
+    if (c >= 0x3AD && c <= 0x3AF) return c - 37;
+    if (c == 0x3CC) return 0x38C;
+    if (c == 0x3CD || c == 0x3CE) return c - 63;
+    if (c == 0x3CA || c == 0x3CB) return c - 32;
+    if (c == 0x371 || c == 0x373 || c == 0x377 || (c >= 0x3D9 && c <= 0x3EF && (c & 1))) return c - 1;
     if (c >= 0x430 && c <= 0x44F) return c - 32;
     if (c >= 0x450 && c <= 0x45F) return c - 80;
     return c;
@@ -256,7 +262,12 @@ static uint32_t cp_lower(uint32_t c) {
         if (c == 0x138 || c == 0x149 || c == 0x131 || c == 0x17F) return c;
         return (c & 1) ? c : c + 1;
     }
-    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+    if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
+    if (c == 0x370 || c == 0x372 || c == 0x376 || (c >= 0x3D8 && c <= 0x3EE && !(c & 1))) return c + 1;
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 37;
+    if (c == 0x38C) return 0x3CC;
+    if (c == 0x38E || c == 0x38F) return c + 63;
     if (c >= 0x410 && c <= 0x42F) return c + 32;
     if (c >= 0x400 && c <= 0x40F) return c + 80;
     return c;
@@ -274,7 +285,8 @@ static void put_cp(rstate *rs, sbuild *sb, uint32_t c, taint t) {
     sb_lit(rs, sb, u, n, t);
 }
 
-/* mode 0 upper, 1 lower, 2 capitalize (first upper, rest lower), 3 str.title(). */
+/* mode 0 upper, 1 lower, 2 capitalize (first upper, rest lower), 3 str.title(), 4 Jinja2's
+ * title filter. */
 tv *str_case(rstate *rs, tv *s, int mode) {
     sbuild sb = {0};
     const unsigned char *p = (const unsigned char *)s->u.str.s;
@@ -285,11 +297,17 @@ tv *str_case(rstate *rs, tv *s, int mode) {
         size_t len = val_utf8_next(p + i, n - i, &c);
         while (k + 1 < s->u.str.nsp && s->u.str.sp[k + 1].off <= i) k++;
         taint t = s->u.str.nsp ? s->u.str.sp[k].t : 0;
-        bool up = mode == 0 || (mode == 2 && first) || (mode == 3 && !word);
-        if (up && c == 0xDF) sb_lit(rs, &sb, "SS", 2, t);
+        bool up = mode == 0 || (mode == 2 && first) || ((mode == 3 || mode == 4) && !word);
+        const char *special = up ? (c == 0xDF ? (mode == 0 ? "SS" : "Ss") : c == 0x149 ? "\xca\xbcN"
+                                    : c == 0x390 ? "\xce\x99\xcc\x88\xcc\x81"
+                                    : c == 0x3B0 ? "\xce\xa5\xcc\x88\xcc\x81" : NULL)
+                                 : c == 0x130 ? "i\xcc\x87" : NULL; /* one-to-many mappings */
+        if (special) sb_lit(rs, &sb, special, strlen(special), t);
         else if (c == 0xFFFD && len == 1) sb_lit(rs, &sb, (const char *)p + i, 1, t);
         else put_cp(rs, &sb, up ? cp_upper(c) : cp_lower(c), t);
-        word = cp_cased(c);
+        /* str.title(): a word is a run of cased letters; Jinja2's |title: anything between
+         * whitespace and -({[< */
+        word = mode == 4 ? !(py_space(c) || (c < 0x80 && strchr("-({[<", (int)c) && c)) : cp_cased(c);
         first = false;
         i += len;
     }
