@@ -121,10 +121,15 @@ TEST(turn_spans_match_axolotl) {
     const char *tmp = test_tmpdir();
     const char *tnames[] = {"oracles/templates/mistral-small-4-2603.third-party-copy.jinja",
                             "oracles/templates/mistral-common/v15_image_think.jinja",
-                            "oracles/templates/mistral-common/v13_think.jinja"};
+                            "oracles/templates/mistral-common/v15.jinja",
+                            "oracles/templates/mistral-common/v13_think.jinja",
+                            "oracles/templates/mistral-common/v11_think.jinja",
+                            "oracles/templates/mistral-common/v7.jinja"};
     nt_buf args = {0};
-    for (size_t i = 0; i < 3; i++) nt_buf_printf(&args, " %s/%s", shared, tnames[i]);
-    nt_buf_puts(&args, " examples/tiny/chat_template.jinja");
+    for (size_t i = 0; i < sizeof tnames / sizeof *tnames; i++) nt_buf_printf(&args, " %s/%s", shared, tnames[i]);
+    /* ours: the Mistral Small 4 format and the ChatML / Phi / Gemma styles */
+    nt_buf_puts(&args, " examples/tiny/chat_template.jinja tests/templates/chatml_tools.jinja"
+                       " tests/templates/phi_style.jinja tests/templates/gemma_style.jinja");
     char *cmd = nt_xasprintf(PY " tests/templates/gen_corpus.py 320 20260316 > %s/corpus.json && " PY
                              " tests/templates/axolotl_spans.py %s/oracles/chat_template/render.py %s/corpus.json %s/ax.json%s",
                              tmp, shared, tmp, tmp, args.data);
@@ -138,7 +143,7 @@ TEST(turn_spans_match_axolotl) {
     free(cp);
     free(ap);
     size_t n = ax ? val_list_len(ax) : 0, same = 0;
-    CHECK(n >= 300);
+    CHECK(n >= 1000);
     const char *cur = NULL;
     tmpl *t = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -167,6 +172,29 @@ TEST(turn_spans_match_axolotl) {
     CHECK_EQ_INT(same, n);
     val_unref(corpus);
     val_unref(ax);
+}
+
+TEST(generation_ranges) {
+    const char *src = "a{% generation %}b{{ x }}{% endgeneration %}c{% generation %}{% endgeneration %}";
+    tmpl *t = NULL;
+    nt_err err = {0};
+    CHECK(!tmpl_compile(src, strlen(src), "g", &t, &err));
+    val *ctx = NULL;
+    const char *cj = "{\"x\": \"\\u00e9\"}";
+    CHECK(!json_parse(cj, strlen(cj), &ctx, &err));
+    tmpl_output o = {0};
+    CHECK(t && ctx && !tmpl_render(t, ctx, NULL, &o, &err));
+    CHECK_EQ_STR(o.text, "ab\xc3\xa9" "c");
+    CHECK_EQ_INT(o.ngeneration, 2);
+    if (o.ngeneration == 2) {
+        CHECK_EQ_INT(o.generation[0][0], 1); /* byte offsets: "b" + 2-byte e-acute */
+        CHECK_EQ_INT(o.generation[0][1], 4);
+        CHECK_EQ_INT(o.generation[1][0], 5);
+        CHECK_EQ_INT(o.generation[1][1], 5);
+    }
+    tmpl_output_free(&o);
+    val_unref(ctx);
+    tmpl_free(t);
 }
 
 TEST_MAIN()
