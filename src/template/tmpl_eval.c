@@ -52,16 +52,16 @@ static void py_repr_cstr(nt_buf *b, const char *s) {
 /* Jinja2's Undefined._undefined_message. */
 _Noreturn void rs_undefined_fail(rstate *rs, const node *at, const tv *u) {
     nt_buf b = {0}, r = {0};
-    if (!u->uobj) {
-        py_repr_cstr(&r, u->uname ? u->uname : "");
+    if (!u->u.undef.obj) {
+        py_repr_cstr(&r, u->u.undef.name ? u->u.undef.name : "");
         nt_buf_printf(&b, "%s is undefined", r.data);
-    } else if (!u->uname) {
-        nt_buf_printf(&b, "%s has no element %" PRId64, obj_type(u->uobj), u->uidx);
+    } else if (!u->u.undef.name) {
+        nt_buf_printf(&b, "%s has no element %" PRId64, obj_type(u->u.undef.obj), u->u.undef.idx);
     } else {
-        py_repr_cstr(&r, obj_type(u->uobj));
+        py_repr_cstr(&r, obj_type(u->u.undef.obj));
         nt_buf_printf(&b, "%s has no attribute ", r.data);
         r.len = 0;
-        py_repr_cstr(&r, u->uname);
+        py_repr_cstr(&r, u->u.undef.name);
         nt_buf_append(&b, r.data, r.len);
     }
     char msg[900];
@@ -205,7 +205,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
         if (v) return obj->kind == TV_DICT ? tv_inherit(rs, v, obj, ks) : v;
         if (ks) return eval_getattr(rs, at, obj, ks, key->u.str.n);
         tv *u = tv_undef(rs, NULL, obj, obj->t);
-        u->uidx = key->kind == TV_INT ? key->u.i : 0;
+        u->u.undef.idx = key->kind == TV_INT ? key->u.i : 0;
         return u;
     }
     case TV_LIST: case TV_STR: {
@@ -214,7 +214,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
         int64_t j = i < 0 ? i + n : i;
         if (j < 0 || j >= n) {
             tv *u = tv_undef(rs, NULL, obj, obj->t);
-            u->uidx = i;
+            u->u.undef.idx = i;
             return u;
         }
         if (obj->kind == TV_LIST) return tv_inherit(rs, obj->u.list.items[j], obj, NULL);
@@ -229,7 +229,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
         if (key->kind == TV_STR) return eval_getattr(rs, at, obj, key->u.str.s, key->u.str.n);
         {
             tv *u = tv_undef(rs, NULL, obj, obj->t);
-            u->uidx = key->kind == TV_INT ? key->u.i : 0;
+            u->u.undef.idx = key->kind == TV_INT ? key->u.i : 0;
             return u;
         }
     }
@@ -361,6 +361,7 @@ ovf:
     rs_fail(rs, at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
 }
 
+/* Python's float arithmetic, floor division and modulo as CPython computes them. */
 static tv *arith_float(rstate *rs, const node *at, int op, double x, double y, taint t) {
     switch (op) {
     case OP_ADD: return tv_float(rs, x + y, t);
@@ -370,11 +371,25 @@ static tv *arith_float(rstate *rs, const node *at, int op, double x, double y, t
         if (y == 0) rs_fail(rs, at, NT_EINVAL, "float division by zero");
         return tv_float(rs, x / y, t);
     case OP_FDIV: case OP_MOD: {
-        if (y == 0) rs_fail(rs, at, NT_EINVAL, "float modulo");
-        double m = fmod(x, y);
-        if (m != 0 && ((m < 0) != (y < 0))) m += y;
-        if (op == OP_MOD) return tv_float(rs, m, t);
-        return tv_float(rs, floor((x - m) / y + 0.5 * 0), t);
+        if (y == 0) rs_fail(rs, at, NT_EINVAL, op == OP_MOD ? "float modulo" : "float floor division by zero");
+        double mod = fmod(x, y), div = (x - mod) / y;
+        if (mod != 0) {
+            if ((y < 0) != (mod < 0)) {
+                mod += y;
+                div -= 1.0;
+            }
+        } else {
+            mod = copysign(0.0, y);
+        }
+        if (op == OP_MOD) return tv_float(rs, mod, t);
+        double fl;
+        if (div != 0) {
+            fl = floor(div);
+            if (div - fl > 0.5) fl += 1.0;
+        } else {
+            fl = copysign(0.0, x / y);
+        }
+        return tv_float(rs, fl, t);
     }
     case OP_POW: return tv_float(rs, pow(x, y), t);
     }

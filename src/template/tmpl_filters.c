@@ -365,9 +365,7 @@ static tv *f_indent(const fargs *F) {
         i = nl ? e + 1 : n;
         line++;
     }
-    tv *r = sb_finish(F->rs, &sb, s->t);
-    if (r->u.str.n && r->u.str.s[r->u.str.n - 1] == '\n' && !blank) return r;
-    return r;
+    return sb_finish(F->rs, &sb, s->t);
 }
 
 static tv *f_title(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 4); }

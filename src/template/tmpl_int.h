@@ -82,15 +82,13 @@ struct tv {
         struct { const node *def; frame *scope; tv *caller; } macro;
         struct { tfunc fn; tv *self; const char *name; } func;
         tloop *loop;
+        /* TV_UNDEF, what Jinja2's message needs: the variable or attribute name (NULL: an
+         * element index), the object lacking it (NULL: an undefined variable), the index */
         struct { const char *name; tv *obj; int64_t idx; } undef;
     } u;
     const val *orig;   /* the conversation value this was converted from (tojson reuses it) */
 };
-/* For TV_UNDEF, what Jinja2's message needs: the variable or attribute name (NULL: an element
- * index), the object lacking it (NULL: an undefined variable), the index. */
-#define uname u.undef.name
-#define uobj u.undef.obj
-#define uidx u.undef.idx
+
 
 struct tloop {
     tv **items;

@@ -181,8 +181,8 @@ tv *tv_retaint(rstate *rs, tv *v, taint t) {
 
 tv *tv_undef(rstate *rs, const char *name, tv *obj, taint t) {
     tv *u = tv_new(rs, TV_UNDEF);
-    u->uname = name;
-    u->uobj = obj;
+    u->u.undef.name = name;
+    u->u.undef.obj = obj;
     u->t = t;
     return u;
 }
