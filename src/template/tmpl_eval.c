@@ -52,7 +52,9 @@ static void py_repr_cstr(nt_buf *b, const char *s) {
 /* Jinja2's Undefined._undefined_message. */
 _Noreturn void rs_undefined_fail(rstate *rs, const node *at, const tv *u) {
     nt_buf b = {0}, r = {0};
-    if (!u->u.undef.obj) {
+    if (u->u.undef.hint) {
+        nt_buf_puts(&b, u->u.undef.hint);
+    } else if (!u->u.undef.obj) {
         py_repr_cstr(&r, u->u.undef.name ? u->u.undef.name : "");
         nt_buf_printf(&b, "%s is undefined", r.data);
     } else if (!u->u.undef.name) {
@@ -153,11 +155,11 @@ static tv *loop_attr(rstate *rs, const node *at, tv *lv, const char *name) {
         break;
     case 'p':
         if (!strcmp(name, "previtem"))
-            return i > 0 ? L->items[i - 1] : tv_undef(rs, "there is no previous item", NULL, 0);
+            return i > 0 ? L->items[i - 1] : tv_undef_hint(rs, "there is no previous item");
         break;
     case 'n':
         if (!strcmp(name, "nextitem"))
-            return i + 1 < n ? L->items[i + 1] : tv_undef(rs, "there is no next item", NULL, 0);
+            return i + 1 < n ? L->items[i + 1] : tv_undef_hint(rs, "there is no next item");
         break;
     }
     tv *m = method_lookup(rs, lv, name, strlen(name));
@@ -616,7 +618,10 @@ tv *eval(rstate *rs, const node *n) {
     case N_COND: {
         tv *c = eval(rs, n->a);
         if (tv_truthy(c)) return eval(rs, n->b);
-        return n->c ? eval(rs, n->c) : tv_undef(rs, "the inline if-expression evaluated to false and no else section was defined.", NULL, 0);
+        if (n->c) return eval(rs, n->c);
+        char *hint = rs_alloc(rs, 128);
+        snprintf(hint, 128, "the inline if-expression on line %d evaluated to false and no else section was defined.", n->line);
+        return tv_undef_hint(rs, hint);
     }
     case N_LIST: case N_TUPLE: case N_DICT: return eval_seq(rs, n);
     default: rs_fail(rs, n, NT_EINVAL, "not an expression");

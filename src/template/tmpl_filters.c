@@ -178,7 +178,7 @@ static tv *f_default(const fargs *F) {
 static tv *f_first_last(const fargs *F, bool last) {
     tv *items = tv_iterable(F->rs, F->at, F->v);
     if (!items->u.list.n)
-        return tv_undef(F->rs, last ? "No last item, sequence was empty." : "No first item, sequence was empty.", NULL, 0);
+        return tv_undef_hint(F->rs, last ? "No last item, sequence was empty." : "No first item, sequence was empty.");
     tv *x = items->u.list.items[last ? items->u.list.n - 1 : 0];
     return x->t ? x : tv_retaint(F->rs, x, F->v->t);
 }
@@ -282,7 +282,7 @@ static tv *f_minmax(const fargs *F, bool max) {
     tv *attr = arg(F, 1, "attribute");
     tv *items = tv_iterable(F->rs, F->at, F->v);
     if (!items->u.list.n)
-        return tv_undef(F->rs, max ? "No aggregated item, sequence was empty." : "No aggregated item, sequence was empty.", NULL, 0);
+        return tv_undef_hint(F->rs, "No aggregated item, sequence was empty.");
     tv *best = items->u.list.items[0];
     tv *bk = sort_key(F->rs, attr ? attr_path(F->rs, F->at, best, attr) : best, cs);
     for (size_t i = 1; i < items->u.list.n; i++) {

@@ -84,7 +84,7 @@ struct tv {
         tloop *loop;
         /* TV_UNDEF, what Jinja2's message needs: the variable or attribute name (NULL: an
          * element index), the object lacking it (NULL: an undefined variable), the index */
-        struct { const char *name; tv *obj; int64_t idx; } undef;
+        struct { const char *name; tv *obj; int64_t idx; const char *hint; } undef;
     } u;
     const val *orig;   /* the conversation value this was converted from (tojson reuses it) */
 };
@@ -227,6 +227,7 @@ tv *tv_dict_get(const tv *d, const char *k, size_t n);
 tv *tv_dict_getv(const tv *d, const tv *k);
 tv *tv_retaint(rstate *rs, tv *v, taint t);  /* shallow copy with another value taint */
 tv *tv_undef(rstate *rs, const char *name, tv *obj, taint t);
+tv *tv_undef_hint(rstate *rs, const char *hint); /* Jinja2's Undefined(hint=...) */
 /* v read out of container c under key: v's own provenance, else c's (a message key names the
  * field). */
 tv *tv_inherit(rstate *rs, tv *v, const tv *c, const char *key);

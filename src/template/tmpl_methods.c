@@ -454,7 +454,27 @@ static tv *bound(rstate *rs, tv *self, const method *m) {
     return f;
 }
 
+/* What the immutable sandbox refuses: methods that would modify a list or dict. */
+static tv *unsafe_attr(rstate *rs, tv *obj, const char *name, size_t n) {
+    static const char *const list_m[] = {"append", "extend", "insert", "pop", "remove", "reverse", "sort", "clear"};
+    static const char *const dict_m[] = {"pop", "popitem", "setdefault", "update", "clear"};
+    const char *const *tab = obj->kind == TV_LIST ? list_m : dict_m;
+    size_t cnt = obj->kind == TV_LIST ? 8 : 5;
+    for (size_t i = 0; i < cnt; i++)
+        if (strlen(tab[i]) == n && !memcmp(tab[i], name, n)) {
+            char *hint = rs_alloc(rs, 96);
+            snprintf(hint, 96, "access to attribute '%s' of '%s' object is unsafe.", tab[i],
+                     obj->kind == TV_LIST ? "list" : "dict");
+            return tv_undef_hint(rs, hint);
+        }
+    return NULL;
+}
+
 tv *method_lookup(rstate *rs, tv *obj, const char *name, size_t n) {
+    if ((obj->kind == TV_LIST && !obj->tup) || obj->kind == TV_DICT) {
+        tv *u = unsafe_attr(rs, obj, name, n);
+        if (u) return u;
+    }
     /* dicts have four methods: reject other names (most lookups are message keys) cheaply */
     if (obj->kind == TV_DICT && !((n == 3 && name[0] == 'g') || (n == 4 && name[0] == 'k') ||
                                   (n == 5 && name[0] == 'i') || (n == 6 && name[0] == 'v')))

@@ -179,6 +179,12 @@ tv *tv_retaint(rstate *rs, tv *v, taint t) {
     return c;
 }
 
+tv *tv_undef_hint(rstate *rs, const char *hint) {
+    tv *u = tv_new(rs, TV_UNDEF);
+    u->u.undef.hint = hint;
+    return u;
+}
+
 tv *tv_undef(rstate *rs, const char *name, tv *obj, taint t) {
     tv *u = tv_new(rs, TV_UNDEF);
     u->u.undef.name = name;
