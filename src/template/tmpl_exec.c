@@ -232,7 +232,9 @@ static void exec_stmt(rstate *rs, const node *n) {
 }
 
 void exec_body(rstate *rs, const node *body) {
+    rs_enter(rs, body);
     for (size_t i = 0; i < body->nkids && !rs->brk; i++) exec_stmt(rs, body->kids[i]);
+    rs->cdepth--;
 }
 
 /* ---- macros ---- */

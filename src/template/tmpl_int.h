@@ -182,6 +182,7 @@ struct rstate {
     frame *globals;
     frame *cur;         /* the scope statements run in */
     int depth;
+    int cdepth;         /* C recursion (eval + exec_body), see MAX_C_DEPTH */
     uint64_t steps;
     size_t max_output;
     uint64_t max_steps;
@@ -198,6 +199,7 @@ _Noreturn void rs_fail(rstate *rs, const node *at, nt_status code, const char *f
 _Noreturn void rs_undefined_fail(rstate *rs, const node *at, const tv *u);
 
 void rs_step(rstate *rs, const node *at);
+void rs_enter(rstate *rs, const node *at); /* counts one C recursion level (fails past the bound) */
 void *rs_alloc_slow(rstate *rs, size_t n);
 /* Bump allocation from the render's arena (the common case inline). */
 static inline void *rs_alloc(rstate *rs, size_t n) {

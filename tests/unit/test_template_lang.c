@@ -125,6 +125,24 @@ TEST(limits_stop_hostile_templates) {
     free(got);
     CHECK_EQ_INT(render_str("{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "{}", &got), NT_ELIMIT);
     free(got);
+    /* deep macro recursion through nested blocks stops at the C-recursion bound */
+    {
+        nt_buf m = {0};
+        nt_buf_puts(&m, "{% macro f(n) %}");
+        for (int i = 0; i < 150; i++) nt_buf_puts(&m, "{% if true %}");
+        nt_buf_puts(&m, "{{ f(n + 1) }}");
+        for (int i = 0; i < 150; i++) nt_buf_puts(&m, "{% endif %}");
+        nt_buf_puts(&m, "{% endmacro %}{{ f(0) }}");
+        nt_err err = {0};
+        tmpl *t = NULL;
+        tmpl_output out = {0};
+        CHECK(!tmpl_compile(m.data, m.len, "deep", &t, &err));
+        CHECK_EQ_INT(tmpl_render(t, NULL, &(tmpl_opts){.max_depth = 256}, &out, &err), NT_ELIMIT);
+        CHECK_CONTAINS(err.msg, "too deeply");
+        tmpl_output_free(&out);
+        tmpl_free(t);
+        nt_buf_free(&m);
+    }
     /* deep nesting is a parse error, not a stack overflow */
     nt_buf b = {0};
     nt_buf_puts(&b, "{{ ");
