@@ -587,24 +587,11 @@ static tv *eval_unary(rstate *rs, const node *n) {
     return tv_int(rs, -ival(v), v->t);
 }
 
-/* Nested expressions, statements and macro calls all recurse on the C stack: one counter
- * bounds them together (Python's recursion limit plays this part for Jinja2). */
-#define MAX_C_DEPTH 1500
-
-static tv *eval_node(rstate *rs, const node *n);
-
-tv *eval(rstate *rs, const node *n) {
-    if (++rs->cdepth > MAX_C_DEPTH) rs_fail(rs, n, NT_ELIMIT, "template nests too deeply");
-    tv *v = eval_node(rs, n);
-    rs->cdepth--;
-    return v;
+_Noreturn void rs_too_deep(rstate *rs, const node *at) {
+    rs_fail(rs, at, NT_ELIMIT, "template nests too deeply");
 }
 
-void rs_enter(rstate *rs, const node *at) {
-    if (++rs->cdepth > MAX_C_DEPTH) rs_fail(rs, at, NT_ELIMIT, "template nests too deeply");
-}
-
-static tv *eval_node(rstate *rs, const node *n) {
+tv *eval_node(rstate *rs, const node *n) {
     switch (n->kind) {
     case N_LIT: return n->lit;
     case N_NAME: return eval_name(rs, n);

@@ -38,7 +38,17 @@ typedef uint32_t taint;
 #define TAINT_FIELD(t) ((int)((t)&0x7f))
 /* Runs of captured output (macro results) already attributed as template text carry this bit. */
 #define TAINT_TEMPLATE 0x80u
-taint taint_join(taint a, taint b);
+/* Same message, different fields: the value stands for the message as a whole. A value mixing
+ * messages belongs to none of them; context data (message -1) yields to message data. */
+static inline taint taint_join(taint a, taint b) {
+    if (!a || a == b) return b ? b : a;
+    if (!b) return a;
+    int ma = TAINT_MSG(a), mb = TAINT_MSG(b);
+    if (ma < 0) return b;
+    if (mb < 0) return a;
+    return ma == mb ? TAINT(ma, TMPL_F_MESSAGE) : 0;
+}
+
 
 /* A string's byte runs: run k covers [off_k, off_{k+1}) (the last one to the end). */
 typedef struct {
@@ -199,7 +209,6 @@ _Noreturn void rs_fail(rstate *rs, const node *at, nt_status code, const char *f
 _Noreturn void rs_undefined_fail(rstate *rs, const node *at, const tv *u);
 
 void rs_step(rstate *rs, const node *at);
-void rs_enter(rstate *rs, const node *at); /* counts one C recursion level (fails past the bound) */
 void *rs_alloc_slow(rstate *rs, size_t n);
 /* Bump allocation from the render's arena (the common case inline). */
 static inline void *rs_alloc(rstate *rs, size_t n) {
@@ -258,7 +267,23 @@ tv *tv_iterable(rstate *rs, const node *at, tv *v);  /* list of items (dict: key
 int64_t tv_len(rstate *rs, const node *at, tv *v);
 
 /* Evaluation. */
-tv *eval(rstate *rs, const node *n);
+tv *eval_node(rstate *rs, const node *n);
+_Noreturn void rs_too_deep(rstate *rs, const node *at);
+
+/* Nested expressions, statements and macro calls all recurse on the C stack: one counter
+ * bounds them together (Python's recursion limit plays this part for Jinja2). */
+#define MAX_C_DEPTH 1500
+
+static inline void rs_enter(rstate *rs, const node *at) {
+    if (++rs->cdepth > MAX_C_DEPTH) rs_too_deep(rs, at);
+}
+
+static inline tv *eval(rstate *rs, const node *n) {
+    rs_enter(rs, n);
+    tv *v = eval_node(rs, n);
+    rs->cdepth--;
+    return v;
+}
 bool eval_cond(rstate *rs, const node *n, taint *t);
 tv *eval_getattr(rstate *rs, const node *at, tv *obj, const char *name, size_t nlen);
 tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key);

@@ -56,17 +56,6 @@ void *rs_alloc_slow(rstate *rs, size_t n) {
     return p;
 }
 
-/* Same message, different fields: the value stands for the message as a whole. A value mixing
- * messages belongs to none of them; context data (message -1) yields to message data. */
-taint taint_join(taint a, taint b) {
-    if (!a || a == b) return b ? b : a;
-    if (!b) return a;
-    int ma = TAINT_MSG(a), mb = TAINT_MSG(b);
-    if (ma < 0) return b;
-    if (mb < 0) return a;
-    return ma == mb ? TAINT(ma, TMPL_F_MESSAGE) : 0;
-}
-
 tv *tv_new(rstate *rs, tv_kind k) {
     tv *v = rs_alloc(rs, sizeof *v);
     memset(v, 0, sizeof *v);
@@ -361,10 +350,13 @@ static tv *from_val(rstate *rs, const val *v, int msg, int field, int depth) {
     case VAL_DICT: {
         tv *d = tv_dict(rs, val_dict_len(v));
         d->t = t;
+        tv *keys = rs_alloc(rs, (val_dict_len(v) + 1) * sizeof(tv)); /* one block for the keys */
+        memset(keys, 0, val_dict_len(v) * sizeof(tv));
         for (size_t i = 0; i < val_dict_len(v); i++) {
             const val_entry *e = val_dict_entry(v, i);
             int f = field == TMPL_F_MESSAGE ? tmpl_field_of_key(e->key->u.str.s, e->key->u.str.n) : field;
-            tv *k = tv_new(rs, TV_STR);
+            tv *k = &keys[i];
+            k->kind = TV_STR;
             k->u.str.s = e->key->u.str.s;
             k->u.str.n = e->key->u.str.n;
             d->u.dict.e[i].k = k;
