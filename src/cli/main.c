@@ -18,6 +18,7 @@ typedef struct {
 
 static const cli_command commands[] = {
     {"inspect", cli_cmd_inspect, "show tensors, dtypes, shapes and parameter counts of a model"},
+    {"render", cli_cmd_render, "render a chat template over a conversation (with byte provenance)"},
     {"config-schema", cli_cmd_config_schema, "print every config key with type, default and doc"},
     {"config-check", cli_cmd_config_check, "validate a config (+ overrides) and print it resolved"},
     {"init-model", cli_cmd_init_model, "write a randomly initialized model (HF layout)"},
