@@ -8,6 +8,8 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_config_schema(int argc, char **argv);
+int cli_cmd_tokenize(int argc, char **argv);
+int cli_cmd_tokenizer_convert(int argc, char **argv);
 
 /* Prints "newt: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,8 @@ typedef struct {
 static const cli_command commands[] = {
     {"inspect", cli_cmd_inspect, "show tensors, dtypes, shapes and parameter counts of a model"},
     {"config-schema", cli_cmd_config_schema, "print every config key with type, default and doc"},
+    {"tokenize", cli_cmd_tokenize, "encode text to token ids and byte offsets, or decode ids"},
+    {"tokenizer-convert", cli_cmd_tokenizer_convert, "write tekken.json and tokenizer.json from Tekken ranks"},
 };
 
 void cli_error(const char *fmt, ...) {
