@@ -70,6 +70,7 @@ deps:
 
 # The test command of the README: release tests, sanitizer tests, fuzzing.
 check: deps
+	scripts/npm-deps.sh
 	$(MAKE) all tests
 	$(MAKE) SAN=1 all tests
 	scripts/run-tests.sh

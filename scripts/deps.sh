@@ -3,7 +3,7 @@
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
 pkgs=(gcc make pkg-config libc6-dev libopenblas-openmp-dev libyaml-dev libpcre2-dev
-      python3 python3-yaml python3-jinja2)
+      python3 python3-yaml python3-jinja2 nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

