@@ -178,6 +178,15 @@ nt_status tok_compile_regex(const char *pattern, size_t n, pcre2_code **out, nt_
     return NT_OK;
 }
 
+nt_status tok_stage_init(tok_tokenizer *t, tok_stage *st, const char *pattern, size_t n, nt_err *err) {
+    if (n == strlen(tok_tekken_pattern) && !memcmp(pattern, tok_tekken_pattern, n)) {
+        st->fast = true;
+        if (!t->uc.index) tok_uc_table_build(&t->uc);
+        return NT_OK;
+    }
+    return tok_compile_regex(pattern, n, &st->re, err);
+}
+
 void tok_free(tok_tokenizer *t) {
     if (!t) return;
     if (t->pend)
@@ -200,6 +209,7 @@ void tok_free(tok_tokenizer *t) {
     tok_trie_free(&t->trie_norm);
     pcre2_code_free(t->word_re);
     for (int i = 0; i < t->n_stages; i++) pcre2_code_free(t->stages[i].re);
+    tok_uc_table_free(&t->uc);
     free(t);
 }
 
@@ -234,6 +244,7 @@ bool tok_is_special(const tok_tokenizer *t, uint32_t id) {
 tok_scratch *tok_scratch_new(const tok_tokenizer *t) {
     tok_scratch *s = nt_xcalloc(1, sizeof *s);
     for (int i = 0; i < t->n_stages; i++) {
+        if (!t->stages[i].re) continue;
         s->md[i] = pcre2_match_data_create_from_pattern(t->stages[i].re, NULL);
         if (!s->md[i]) abort();
     }

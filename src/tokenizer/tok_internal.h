@@ -9,6 +9,7 @@
 #include <pcre2.h>
 
 #include "tokenizer/tok.h"
+#include "tokenizer/tok_unicode.h"
 #include "value/value.h"
 
 #define TOK_NONE UINT32_MAX
@@ -67,7 +68,8 @@ typedef enum {
 } tok_split_behavior;
 
 typedef struct {
-    pcre2_code *re;
+    pcre2_code *re;   /* NULL when fast */
+    bool fast;        /* the Tekken pattern: tok_tekken_match instead of PCRE2 */
     tok_split_behavior behavior;
     bool invert;
 } tok_stage;
@@ -93,6 +95,7 @@ struct tok_tokenizer {
     pcre2_code *word_re; /* \w, for single_word added tokens (compiled only when needed) */
     tok_stage stages[TOK_MAX_STAGES];
     int n_stages;
+    tok_uc_table uc; /* character classes, built when a stage is fast */
     int32_t roles[TOK_NROLES];
     int32_t post_prefix[4], post_suffix[4]; /* post-processor template ids, -1 terminated */
 };
@@ -184,6 +187,15 @@ void tok_trie_free(tok_trie *tr);
 void tok_bpe_piece(const tok_tokenizer *t, tok_scratch *s, const uint8_t *text, size_t a,
                    size_t b, tok_encoding *out);
 void tok_encoding_push(tok_encoding *e, int32_t id, uint32_t start, uint32_t end);
+
+/* Sets up stage k (behavior, invert already set) for pattern: the hand-written matcher for
+ * the Tekken pattern, PCRE2 for anything else. */
+nt_status tok_stage_init(tok_tokenizer *t, tok_stage *st, const char *pattern, size_t n, nt_err *err);
+
+/* tok_tekken_re.c */
+extern const char tok_tekken_pattern[];
+/* End of the Tekken-pattern match starting at p in s[0..len) (p < len; it always matches). */
+size_t tok_tekken_match(const tok_uc_table *uc, const uint8_t *s, size_t len, size_t p);
 
 /* tok_load_tekken.c: a tokenizer from Tekken ranks (also what tok_load_tekken uses). */
 nt_status tok_from_ranks(const tok_ranks *r, const char *source, tok_tokenizer **out, nt_err *err);

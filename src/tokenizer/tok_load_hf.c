@@ -28,7 +28,7 @@ static nt_status add_stage(tok_tokenizer *t, const char *pat, size_t n, tok_spli
                            bool invert, nt_err *err) {
     if (t->n_stages == TOK_MAX_STAGES) return nt_err_set(err, NT_ELIMIT, "too many pre-tokenizers");
     tok_stage *s = &t->stages[t->n_stages];
-    nt_status st = tok_compile_regex(pat, n, &s->re, err);
+    nt_status st = tok_stage_init(t, s, pat, n, err);
     if (st) return st;
     s->behavior = bh;
     s->invert = invert;

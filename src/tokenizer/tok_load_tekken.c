@@ -50,7 +50,7 @@ nt_status tok_from_ranks(const tok_ranks *r, const char *source, tok_tokenizer *
     }
     t->n_stages = 1;
     t->stages[0].behavior = TOK_SPLIT_ISOLATED;
-    if ((st = tok_compile_regex(r->pattern, strlen(r->pattern), &t->stages[0].re, err))) {
+    if ((st = tok_stage_init(t, &t->stages[0], r->pattern, strlen(r->pattern), err))) {
         nt_err_prefix(err, "config.pattern: ");
         goto fail;
     }

@@ -65,8 +65,24 @@ static nt_status combine(pt_ctx *c, int next, tok_split_behavior bh, combiner *c
     return NT_OK;
 }
 
+/* The fast matcher: every match starts where the previous one ended. */
+static nt_status run_fast(pt_ctx *c, int k, size_t a, size_t b) {
+    const tok_stage *sg = &c->t->stages[k];
+    combiner cb = {0};
+    nt_status st = NT_OK;
+    for (size_t p = a; p < b && !st;) {
+        size_t e = a + tok_tekken_match(&c->t->uc, c->text + a, b - a, p - a);
+        st = sg->behavior == TOK_SPLIT_ISOLATED ? emit(c, k + 1, p, e)
+                                                : combine(c, k + 1, sg->behavior, &cb, p, e, !sg->invert);
+        p = e;
+    }
+    if (!st && cb.has) st = emit(c, k + 1, cb.pa, cb.pb);
+    return st;
+}
+
 static nt_status run_stage(pt_ctx *c, int k, size_t a, size_t b) {
     const tok_stage *sg = &c->t->stages[k];
+    if (sg->fast) return run_fast(c, k, a, b);
     pcre2_match_data *md = c->s->md[k];
     const uint8_t *subj = c->text + a;
     size_t len = b - a, pos = 0, prev = 0;

@@ -38,16 +38,19 @@ async function main() {
   } else {
     tok = Tokenizer.fromFile(tokPath);
   }
-  const lines = fs.readFileSync(corpus, "utf-8").split("\n").filter((l) => l.length);
+  const texts = fs.readFileSync(corpus, "utf-8").split("\n").filter((l) => l.length).map((l) => JSON.parse(l).text);
   const out = [];
-  for (const line of lines) {
-    const text = JSON.parse(line).text;
-    const enc = await tok.encode(text, null, { addSpecialTokens: false });
-    const pos = byteOffsets(text);
-    const ids = Array.from(enc.getIds());
-    const offsets = enc.getOffsets().map(([s, e]) => [pos[s], pos[e]]);
-    const decoded = await tok.decode(ids, false);
-    out.push(JSON.stringify({ ids, offsets, decoded }));
+  const B = 1000;
+  for (let i = 0; i < texts.length; i += B) {
+    const chunk = texts.slice(i, i + B);
+    const encs = await tok.encodeBatch(chunk, { addSpecialTokens: false });
+    const ids = encs.map((e) => Array.from(e.getIds()));
+    const decoded = await tok.decodeBatch(ids, false);
+    encs.forEach((enc, k) => {
+      const pos = byteOffsets(chunk[k]);
+      const offsets = enc.getOffsets().map(([s, e]) => [pos[s], pos[e]]);
+      out.push(JSON.stringify({ ids: ids[k], offsets, decoded: decoded[k] }));
+    });
   }
   process.stdout.write(out.join("\n") + "\n");
 }

@@ -183,6 +183,8 @@ TEST(parity_with_hf_tokenizers_both_paths) {
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     free(lens);
+    const char *files[] = {tk, hf, corpus, out, plain};
+    for (int i = 0; i < 5; i++) remove(files[i]);
     free(tk), free(hf), free(corpus), free(out), free(plain);
 }
 

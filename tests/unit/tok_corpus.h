@@ -128,7 +128,7 @@ static inline void tc_segment(nt_buf *b, uint64_t *s) {
         break;
     case 10: { /* long word, long digit run or long whitespace run (rarely) */
         if (tc_pick(s, 6)) { tc_cp(b, 'a' + tc_pick(s, 26)); break; }
-        n = 100 + tc_pick(s, 3000);
+        n = 100 + tc_pick(s, 1200);
         uint32_t v = tc_pick(s, 4);
         const uint32_t *r = tc_scripts[tc_pick(s, TC_N(tc_scripts))];
         for (uint32_t i = 0; i < n; i++)
