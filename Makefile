@@ -30,13 +30,15 @@ LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all asan tests deps check demo clean docs fuzz
+.PHONY: all asan tests deps check demo clean docs fuzz bench
 
 all: $(BUILD)/newt
 
@@ -63,6 +65,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnewt.a tests/unit/test.h
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libnewt.a tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
+
+# Benchmarks (bench/*.c), e.g. build/release/bench/tokenizer_bench --tokenizer DIR.
+bench: $(BENCH_BIN)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libnewt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
 # Installs missing build/test dependencies (apt as root) or prints the apt-get line.
 deps:
