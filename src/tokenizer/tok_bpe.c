@@ -7,8 +7,6 @@
 
 #include "tokenizer/tok_internal.h"
 
-#define SHORT_PIECE 64
-
 /* HF offsets of a byte-level token: whole characters, even when the token holds a part. */
 static void push_token(tok_encoding *out, const uint8_t *text, uint32_t id, size_t s, size_t e) {
     while ((text[s] & 0xC0) == 0x80) s--;
@@ -26,7 +24,6 @@ static void reserve(tok_scratch *s, size_t n) {
     s->sym_id = nt_xrealloc(s->sym_id, c * sizeof *s->sym_id);
     s->sym_start = nt_xrealloc(s->sym_start, c * sizeof *s->sym_start);
     s->sym_end = nt_xrealloc(s->sym_end, c * sizeof *s->sym_end);
-    s->sym_prio = nt_xrealloc(s->sym_prio, c * sizeof *s->sym_prio);
     s->sym_prev = nt_xrealloc(s->sym_prev, c * sizeof *s->sym_prev);
     s->sym_next = nt_xrealloc(s->sym_next, c * sizeof *s->sym_next);
     s->sym_cap = c;
@@ -56,27 +53,27 @@ static void merge_short(const tok_tokenizer *t, tok_scratch *s, size_t m, const 
     for (size_t i = 0; i < m; i++) push_token(out, text, id[i], st[i], en[i]);
 }
 
-static void heap_push(tok_scratch *s, size_t *hn, tok_heap_ent e) {
+static void heap_push(tok_scratch *s, size_t *hn, uint64_t key) {
     if (*hn == s->heap_cap) {
         s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 256;
         s->heap = nt_xrealloc(s->heap, s->heap_cap * sizeof *s->heap);
     }
     size_t i = (*hn)++;
-    while (i > 0 && s->heap[(i - 1) / 2].key > e.key) {
+    while (i > 0 && s->heap[(i - 1) / 2] > key) {
         s->heap[i] = s->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    s->heap[i] = e;
+    s->heap[i] = key;
 }
 
-static tok_heap_ent heap_pop(tok_scratch *s, size_t *hn) {
-    tok_heap_ent top = s->heap[0], last = s->heap[--(*hn)];
+static uint64_t heap_pop(tok_scratch *s, size_t *hn) {
+    uint64_t top = s->heap[0], last = s->heap[--(*hn)];
     size_t i = 0, n = *hn;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && s->heap[c + 1].key < s->heap[c].key) c++;
-        if (s->heap[c].key >= last.key) break;
+        if (c + 1 < n && s->heap[c + 1] < s->heap[c]) c++;
+        if (s->heap[c] >= last) break;
         s->heap[i] = s->heap[c];
         i = c;
     }
@@ -84,14 +81,20 @@ static tok_heap_ent heap_pop(tok_scratch *s, size_t *hn) {
     return top;
 }
 
-static void push_pair(const tok_tokenizer *t, tok_scratch *s, size_t *hn, int32_t i) {
+/* Pair at symbol i and its right neighbour: priority << 32 | id, or UINT64_MAX. */
+static uint64_t pair_at(const tok_tokenizer *t, const tok_scratch *s, int32_t i) {
     int32_t j = s->sym_next[i];
-    if (j < 0) return;
-    uint64_t v = tok_pairmap_get(&t->pairs, s->sym_id[i], s->sym_id[j]);
-    if (v == UINT64_MAX) return;
-    heap_push(s, hn, (tok_heap_ent){(v >> 32) << 32 | (uint32_t)i, s->sym_id[i], s->sym_id[j]});
+    return j < 0 ? UINT64_MAX : tok_pairmap_get(&t->pairs, s->sym_id[i], s->sym_id[j]);
 }
 
+static void push_pair(const tok_tokenizer *t, tok_scratch *s, size_t *hn, int32_t i) {
+    uint64_t v = pair_at(t, s, i);
+    if (v != UINT64_MAX) heap_push(s, hn, (v >> 32) << 32 | (uint32_t)i);
+}
+
+/* Heap entries are (priority, position) only: at pop an entry is used when the pair now at
+ * that position has that priority. A pair present with key K always has an entry K, so pops
+ * follow the exact (lowest priority, leftmost) order; outdated entries fail the check. */
 static void merge_long(const tok_tokenizer *t, tok_scratch *s, size_t m, const uint8_t *text,
                        tok_encoding *out) {
     for (size_t i = 0; i < m; i++) {
@@ -101,11 +104,13 @@ static void merge_long(const tok_tokenizer *t, tok_scratch *s, size_t m, const u
     size_t hn = 0;
     for (size_t i = 0; i + 1 < m; i++) push_pair(t, s, &hn, (int32_t)i);
     while (hn) {
-        tok_heap_ent e = heap_pop(s, &hn);
-        int32_t i = (int32_t)(uint32_t)e.key, j = s->sym_next[i];
-        /* stale entry: a side was merged away or changed since it was pushed */
-        if (s->sym_id[i] != e.l || j < 0 || s->sym_id[j] != e.r) continue;
-        s->sym_id[i] = (uint32_t)tok_pairmap_get(&t->pairs, e.l, e.r);
+        uint64_t key = heap_pop(s, &hn);
+        int32_t i = (int32_t)(uint32_t)key;
+        if (s->sym_id[i] == TOK_NONE) continue;
+        uint64_t v = pair_at(t, s, i);
+        if (v == UINT64_MAX || v >> 32 != key >> 32) continue;
+        int32_t j = s->sym_next[i];
+        s->sym_id[i] = (uint32_t)v;
         s->sym_end[i] = s->sym_end[j];
         s->sym_id[j] = TOK_NONE;
         s->sym_next[i] = s->sym_next[j];
@@ -141,6 +146,6 @@ void tok_bpe_piece(const tok_tokenizer *t, tok_scratch *s, const uint8_t *text, 
         m++;
     }
     if (!m) return;
-    if (m <= SHORT_PIECE) merge_short(t, s, m, text, out);
+    if (m <= TOK_SHORT_PIECE) merge_short(t, s, m, text, out);
     else merge_long(t, s, m, text, out);
 }

@@ -257,7 +257,6 @@ void tok_scratch_free(tok_scratch *s) {
     free(s->sym_id);
     free(s->sym_start);
     free(s->sym_end);
-    free(s->sym_prio);
     free(s->sym_prev);
     free(s->sym_next);
     free(s->heap);

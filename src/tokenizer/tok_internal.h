@@ -14,6 +14,7 @@
 
 #define TOK_NONE UINT32_MAX
 #define TOK_MAX_STAGES 8
+#define TOK_SHORT_PIECE 64 /* pieces up to this many bytes merge by linear scans, longer via a heap */
 
 /* ---- hash maps (tok_map.c) ---- */
 
@@ -100,18 +101,13 @@ struct tok_tokenizer {
     int32_t post_prefix[4], post_suffix[4]; /* post-processor template ids, -1 terminated */
 };
 
-typedef struct {
-    uint64_t key; /* priority << 32 | position of the left symbol */
-    uint32_t l, r;
-} tok_heap_ent;
-
 /* Scratch of one encoding thread. */
 struct tok_scratch {
     pcre2_match_data *md[TOK_MAX_STAGES];
     uint32_t *sym_id, *sym_start, *sym_end;
-    uint64_t *sym_prio;
+    uint64_t sym_prio[TOK_SHORT_PIECE]; /* pair priorities of a short piece */
     int32_t *sym_prev, *sym_next;
-    tok_heap_ent *heap;
+    uint64_t *heap; /* BPE heap keys: priority << 32 | position of the left symbol */
     size_t sym_cap, heap_cap;
     /* piece cache: hash -> (piece bytes, ids) ; reset when full */
     uint64_t *cache_hash;
@@ -182,6 +178,9 @@ bool tok_is_unicode_whitespace(uint32_t cp);
 /* tok_trie.c */
 void tok_trie_insert(tok_trie *tr, const char *s, size_t n, int32_t added_index);
 void tok_trie_free(tok_trie *tr);
+
+/* Longest pre-tokenized piece BPE accepts: its working memory is ~40 bytes per byte. */
+#define TOK_MAX_PIECE (8u << 20)
 
 /* tok_bpe.c: encodes one piece text[a..b) and appends its tokens to out. */
 void tok_bpe_piece(const tok_tokenizer *t, tok_scratch *s, const uint8_t *text, size_t a,

@@ -17,6 +17,9 @@ static nt_status run_stage(pt_ctx *c, int k, size_t a, size_t b);
 static nt_status emit(pt_ctx *c, int k, size_t a, size_t b) {
     if (a >= b) return NT_OK;
     if (k >= c->t->n_stages) {
+        if (b - a > TOK_MAX_PIECE)
+            return nt_err_set(c->err, NT_ELIMIT, "a pre-tokenized piece of %zu bytes at byte %zu exceeds the "
+                              "limit of %u bytes for one BPE word", b - a, a, TOK_MAX_PIECE);
         tok_bpe_piece(c->t, c->s, c->text, a, b, c->out);
         return NT_OK;
     }
