@@ -200,6 +200,9 @@ size_t tok_tekken_match(const tok_uc_table *uc, const uint8_t *s, size_t len, si
 nt_status tok_from_ranks(const tok_ranks *r, const char *source, tok_tokenizer **out, nt_err *err);
 /* tok_hf_model.c: the token table, merges and added tokens of a parsed tokenizer.json. */
 nt_status tok_hf_build(const val *root, const char *path, tok_tokenizer **out, nt_err *err);
+/* From an already parsed tokenizer.json / tekken.json (errors are not prefixed with a path). */
+nt_status tok_hf_from_value(const val *root, const char *path, tok_tokenizer **out, nt_err *err);
+nt_status tok_ranks_from_value(const val *root, tok_ranks *r, nt_err *err);
 /* tok_load.c: special-token roles from tokenizer_config.json / special_tokens_map.json in dir. */
 nt_status tok_load_roles(tok_tokenizer *t, const char *dir, nt_err *err);
 

@@ -140,6 +140,13 @@ nt_status tok_load_hf_json(const char *path, tok_tokenizer **out, nt_err *err) {
     val *root = NULL;
     nt_status st = json_parse_file(path, &root, err);
     if (st) return st;
+    st = tok_hf_from_value(root, path, out, err);
+    val_unref(root);
+    return st ? nt_err_prefix(err, "%s: ", path) : NT_OK;
+}
+
+nt_status tok_hf_from_value(const val *root, const char *path, tok_tokenizer **out, nt_err *err) {
+    nt_status st = NT_OK;
     tok_tokenizer *t = NULL;
     const val *norm = val_is(root, VAL_DICT) ? val_dict_get(root, "normalizer") : NULL;
     const val *dec = val_is(root, VAL_DICT) ? val_dict_get(root, "decoder") : NULL;
@@ -160,10 +167,9 @@ nt_status tok_load_hf_json(const char *path, tok_tokenizer **out, nt_err *err) {
         else
             st = tok_finalize(t, err);
     }
-    val_unref(root);
     if (st) {
         tok_free(t);
-        return nt_err_prefix(err, "%s: ", path);
+        return st;
     }
     *out = t;
     return NT_OK;

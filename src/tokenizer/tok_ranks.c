@@ -157,6 +157,14 @@ nt_status tok_ranks_load(const char *path, tok_ranks *r, nt_err *err) {
     val *root = NULL;
     nt_status st = json_parse_file(path, &root, err);
     if (st) return st;
+    st = tok_ranks_from_value(root, r, err);
+    val_unref(root);
+    return st ? nt_err_prefix(err, "%s: ", path) : NT_OK;
+}
+
+nt_status tok_ranks_from_value(const val *root, tok_ranks *r, nt_err *err) {
+    nt_status st;
+    memset(r, 0, sizeof *r);
     ranks_builder b = {.r = r, .off_cap = 1024};
     r->off = nt_xmalloc(b.off_cap * sizeof *r->off);
     r->off[0] = 0;
@@ -164,14 +172,10 @@ nt_status tok_ranks_load(const char *path, tok_ranks *r, nt_err *err) {
         if (val_is(val_dict_get(root, "bpe_ranks"), VAL_STR)) st = load_npm_ranks(root, &b, err);
         else st = load_vocab_list(root, &b, err);
     }
-    val_unref(root);
     if (!st && r->n_ranks < 256)
         st = nt_err_set(err, NT_EINVAL, "only %u ranks (the 256 single bytes are needed)", r->n_ranks);
     r->bytes = (uint8_t *)b.bytes.data;
     if (!r->bytes) r->bytes = nt_xmalloc(1);
-    if (st) {
-        tok_ranks_free(r);
-        return nt_err_prefix(err, "%s: ", path);
-    }
-    return NT_OK;
+    if (st) tok_ranks_free(r);
+    return st;
 }
