@@ -9,11 +9,13 @@
 
 static const char usage_text[] =
     "usage: newt tokenize --tokenizer PATH (--text STRING | --input-jsonl FILE | --decode ID,ID,...)\n"
-    "                     [--no-special] [--add-bos] [--add-eos] [--skip-special]\n"
+    "                     [--no-special] [--add-bos] [--add-eos] [--add-special] [--skip-special]\n"
     "  PATH: a tokenizer.json, a tekken.json or a model folder (tokenizer.json preferred).\n"
     "  Encoding prints one {\"ids\": [...], \"offsets\": [[start,end],...]} per text (byte offsets);\n"
     "  --input-jsonl reads one {\"text\": ...} per line. --no-special never parses special tokens\n"
-    "  in the text (mistral-common semantics). --decode prints the decoded text.\n";
+    "  in the text (mistral-common semantics). --add-special applies the tokenizer.json\n"
+    "  post-processor's template (HF add_special_tokens). --decode prints the decoded text\n"
+    "  (--skip-special drops special tokens).\n";
 
 static void print_encoding(const tok_encoding *e) {
     nt_buf b = {0};
@@ -108,6 +110,7 @@ int cli_cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--no-special")) o.no_special = true;
         else if (!strcmp(a, "--add-bos")) o.add_bos = true;
         else if (!strcmp(a, "--add-eos")) o.add_eos = true;
+        else if (!strcmp(a, "--add-special")) o.add_special = true;
         else if (!strcmp(a, "--skip-special")) skip_special = true;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return 0; }
         else { cli_error("tokenize: unknown or incomplete option '%s'", a); fputs(usage_text, stderr); return 2; }

@@ -46,10 +46,12 @@ async function main() {
     const encs = await tok.encodeBatch(chunk, { addSpecialTokens: false });
     const ids = encs.map((e) => Array.from(e.getIds()));
     const decoded = await tok.decodeBatch(ids, false);
+    // the first half of the ids may end inside a character: HF's lossy UTF-8 decoding
+    const halves = await tok.decodeBatch(ids.map((x) => x.slice(0, x.length >> 1)), false);
     encs.forEach((enc, k) => {
       const pos = byteOffsets(chunk[k]);
       const offsets = enc.getOffsets().map(([s, e]) => [pos[s], pos[e]]);
-      out.push(JSON.stringify({ ids: ids[k], offsets, decoded: decoded[k] }));
+      out.push(JSON.stringify({ ids: ids[k], offsets, decoded: decoded[k], decoded_half: halves[k] }));
     });
   }
   process.stdout.write(out.join("\n") + "\n");

