@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "tokenizer/tok_internal.h"
-#include "tokenizer/tok_unicode.h"
 
 tok_tokenizer *tok_new(tok_format format, const char *source, uint32_t n_ids) {
     tok_tokenizer *t = nt_xcalloc(1, sizeof *t);
@@ -118,73 +117,6 @@ nt_status tok_finalize(tok_tokenizer *t, nt_err *err) {
         for (int k = 0; k < 3 && t->roles[r] < 0 && names[r][k]; k++)
             t->roles[r] = find_content(t, names[r][k]);
     return NT_OK;
-}
-
-nt_status tok_compile_regex(const char *pattern, size_t n, pcre2_code **out, nt_err *err) {
-    /* Oniguruma's (and Rust regex's) Unicode \s is exactly the White_Space property. PCRE2's UCP
-     * \s differs (it lacks U+0085 and has U+180E), so \s and \S are spelled out. */
-    static const char ws[] = "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}"
-                             "\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
-    nt_buf b = {0};
-    bool in_class = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = pattern[i];
-        if (c == '\\' && i + 1 < n) {
-            char d = pattern[i + 1];
-            if (d == 's' && in_class) nt_buf_puts(&b, ws);
-            else if (d == 's' || d == 'S') nt_buf_printf(&b, "[%s%s]", d == 'S' ? "^" : "", ws);
-            else if (d == 'p' || d == 'P') {
-                /* \p{X} / \pX: categories from newt's Unicode 16 table, not PCRE2's older one */
-                const char *name = pattern + i + 2;
-                size_t len = 1, skip = 3;
-                if (i + 2 < n && *name == '{') {
-                    const char *close = memchr(name, '}', n - (i + 2));
-                    name++;
-                    len = close ? (size_t)(close - name) : 0;
-                    skip = len + 4;
-                }
-                uint32_t mask = i + 2 < n && len ? tok_uc_prop_mask(name, len) : 0;
-                if (!mask) { nt_buf_putc(&b, c); nt_buf_putc(&b, d); i++; continue; }
-                if (in_class && d == 'P') {
-                    nt_buf_free(&b);
-                    return nt_err_set(err, NT_EUNSUPPORTED, "regex: \\P{...} inside a character class");
-                }
-                if (!in_class) nt_buf_puts(&b, d == 'P' ? "[^" : "[");
-                tok_uc_class_body(&b, mask);
-                if (!in_class) nt_buf_putc(&b, ']');
-                i += skip - 1;
-                continue;
-            }
-            else { nt_buf_putc(&b, c); nt_buf_putc(&b, d); }
-            i++;
-            continue;
-        }
-        if (c == '[' && !in_class) in_class = true;
-        else if (c == ']' && in_class) in_class = false;
-        nt_buf_putc(&b, c);
-    }
-    int code;
-    PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
-    nt_buf_free(&b);
-    if (!re) {
-        char msg[256];
-        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
-        return nt_err_set(err, NT_EPARSE, "regex '%.*s': %s (offset %zu)", (int)(n > 200 ? 200 : n),
-                          pattern, msg, (size_t)at);
-    }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if unavailable */
-    *out = re;
-    return NT_OK;
-}
-
-nt_status tok_stage_init(tok_tokenizer *t, tok_stage *st, const char *pattern, size_t n, nt_err *err) {
-    if (n == strlen(tok_tekken_pattern) && !memcmp(pattern, tok_tekken_pattern, n)) {
-        st->fast = true;
-        if (!t->uc.index) tok_uc_table_build(&t->uc);
-        return NT_OK;
-    }
-    return tok_compile_regex(pattern, n, &st->re, err);
 }
 
 void tok_free(tok_tokenizer *t) {
