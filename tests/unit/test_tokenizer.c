@@ -234,6 +234,42 @@ TEST(synthetic_tekken_ids) {
     tok_free(t);
 }
 
+/* tekken.json with ranks 0..255 (bytes), 256 "ab", 257 "abc": default_vocab_size decides how
+ * many ranks are used (mistral-common truncates), and tokenizer-convert writes what was used. */
+TEST(tekken_default_vocab_size_truncates) {
+    for (int keep = 0; keep < 2; keep++) {
+        nt_buf b = {0};
+        nt_buf_printf(&b, "{\"config\": {\"pattern\": \"\\\\S+|\\\\s+\", \"default_vocab_size\": %d,"
+                          " \"default_num_special_tokens\": 1000, \"version\": \"v7\"}, \"vocab\": [", 1257 + keep);
+        for (int r = 0; r < 258; r++) {
+            nt_buf_printf(&b, "%s{\"rank\": %d, \"token_bytes\": \"", r ? ", " : "", r);
+            uint8_t one = (uint8_t)r;
+            if (r < 256) tok_b64_encode(&b, &one, 1);
+            else tok_b64_encode(&b, (const uint8_t *)"abc", (size_t)(r - 254));
+            nt_buf_puts(&b, "\"}");
+        }
+        nt_buf_puts(&b, "], \"special_tokens\": [{\"rank\": 5, \"token_str\": \"<five>\"}]}");
+        char *p = write_tmp("trunc/tekken.json", b.data);
+        tok_tokenizer *t = NULL;
+        nt_err err = {0};
+        CHECK(tok_load(p, &t, &err) == NT_OK);
+        if (t) {
+            CHECK_EQ_INT(tok_vocab_size(t), 1257 + keep);
+            if (keep) EXPECT_IDS(t, "abc", NULL, 1257);
+            else EXPECT_IDS(t, "abc", NULL, 1256, 1000 + 'c');
+            EXPECT_IDS(t, "x<five>", NULL, 1000 + 'x', 5);
+            CHECK_EQ_INT(tok_token_id(t, "<SPECIAL_6>", 11), 6);
+        }
+        tok_free(t);
+        tok_ranks r;
+        CHECK(tok_ranks_load(p, &r, &err) == NT_OK);
+        CHECK_EQ_INT(r.n_ranks, 257 + keep);
+        tok_ranks_free(&r);
+        free(p);
+        nt_buf_free(&b);
+    }
+}
+
 static tok_tokenizer *load_npm_tekken(void) {
     tok_tokenizer *t = NULL;
     nt_err err = {0};
