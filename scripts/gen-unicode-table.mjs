@@ -1,5 +1,6 @@
 // Generates src/tokenizer/tok_unicode16.c: the General_Category ranges (letters, marks, numbers)
-// of Unicode 16.0.0, the version of the Oniguruma inside Hugging Face tokenizers 0.22 (its
+// and the ranges of \w as Rust's regex crate defines it (Alphabetic, Mark, Decimal_Number,
+// Connector_Punctuation, Join_Control; HF uses it for single_word added tokens) of Unicode 16.0.0, the version of the Oniguruma inside Hugging Face tokenizers 0.22 (its
 // \p{L} & co. accept characters new in 16.0, e.g. U+13C94, and reject those new in 17.0,
 // e.g. U+323B0). PCRE2 and Python carry older tables, so newt ships its own.
 //
@@ -30,4 +31,19 @@ out.push('#include "tokenizer/tok_unicode.h"', "");
 out.push("const tok_uc_range tok_uc_ranges[] = {");
 for (const [a, b, t] of all) out.push(`    {0x${a.toString(16).toUpperCase()}, 0x${b.toString(16).toUpperCase()}, ${t}},`);
 out.push("};", "", "const size_t tok_uc_nranges = sizeof tok_uc_ranges / sizeof *tok_uc_ranges;", "");
+const word = new Uint8Array(0x110000);
+for (const prop of ["Binary_Property/Alphabetic", "General_Category/Mark", "General_Category/Decimal_Number",
+                    "General_Category/Connector_Punctuation", "Binary_Property/Join_Control"]) {
+  const url = pathToFileURL(path.resolve(dir, prop, "ranges.mjs"));
+  for (const r of (await import(url)).default) word.fill(1, r.begin, r.end);
+}
+out.push("const tok_uc_range tok_uc_word_ranges[] = {");
+for (let c = 0; c < 0x110000; c++) {
+  if (!word[c]) continue;
+  let e = c;
+  while (e + 1 < 0x110000 && word[e + 1]) e++;
+  out.push(`    {0x${c.toString(16).toUpperCase()}, 0x${e.toString(16).toUpperCase()}, 1},`);
+  c = e;
+}
+out.push("};", "", "const size_t tok_uc_nword_ranges = sizeof tok_uc_word_ranges / sizeof *tok_uc_word_ranges;", "");
 process.stdout.write(out.join("\n"));

@@ -105,8 +105,7 @@ nt_status tok_finalize(tok_tokenizer *t, nt_err *err) {
                         (int32_t)i);
         need_word |= a->single_word;
     }
-    if (need_word && tok_compile_regex("\\w", 2, &t->word_re, err))
-        return nt_err_prefix(err, "single_word: ");
+    if (need_word && !t->uc.index) tok_uc_table_build(&t->uc);
     static const char *const names[TOK_NROLES][3] = {
         {"<s>", "<|begin_of_text|>", NULL},
         {"</s>", "<|end_of_text|>", "<|endoftext|>"},
@@ -139,7 +138,6 @@ void tok_free(tok_tokenizer *t) {
     free(t->added);
     tok_trie_free(&t->trie_raw);
     tok_trie_free(&t->trie_norm);
-    pcre2_code_free(t->word_re);
     for (int i = 0; i < t->n_stages; i++) pcre2_code_free(t->stages[i].re);
     tok_uc_table_free(&t->uc);
     free(t);

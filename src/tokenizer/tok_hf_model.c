@@ -7,7 +7,43 @@
 
 #define MAX_IDS 16000000u
 
-static nt_status max_id(const val *vocab, const val *added, uint32_t *n, nt_err *err) {
+/* Ids of the added tokens as HF assigns them when it loads a file: the "id" field is not used
+ * (HF only warns when it differs); a content that is already a token (added earlier, or a key
+ * of the model vocabulary) keeps that id, any other gets the next free id. */
+static nt_status added_ids(const val *vocab, const val *added, uint32_t **ids_out, nt_err *err) {
+    size_t n = val_is(added, VAL_LIST) ? val_list_len(added) : 0;
+    uint32_t *ids = nt_xmalloc((n ? n : 1) * sizeof *ids);
+    int64_t max_added = -1, vocab_len = (int64_t)val_dict_len(vocab);
+    val *seen = val_dict(); /* content -> id of the added tokens so far */
+    for (size_t i = 0; i < n; i++) {
+        const val *e = val_list_get(added, i);
+        const val *c = val_is(e, VAL_DICT) ? val_dict_get(e, "content") : NULL;
+        nt_status st = NT_OK;
+        int64_t id = -1;
+        if (!val_is(c, VAL_STR)) {
+            st = nt_err_set(err, NT_EINVAL, "added_tokens[%zu].content: not a string", i);
+        } else {
+            const val *prev = val_dict_getn(seen, c->u.str.s, c->u.str.n);
+            const val *v = prev ? prev : val_dict_getn(vocab, c->u.str.s, c->u.str.n);
+            if (val_is(v, VAL_INT) && v->u.i >= 0) id = v->u.i;
+            if (id < 0) id = max_added < 0 ? vocab_len : max_added >= vocab_len ? max_added + 1 : vocab_len;
+            if (id >= MAX_IDS) st = nt_err_set(err, NT_ELIMIT, "added_tokens[%zu]: id %lld beyond %u", i, (long long)id, MAX_IDS);
+        }
+        if (st) {
+            free(ids);
+            val_unref(seen);
+            return st;
+        }
+        if (id > max_added) max_added = id;
+        ids[i] = (uint32_t)id;
+        val_dict_setn(seen, c->u.str.s, c->u.str.n, val_int(id));
+    }
+    val_unref(seen);
+    *ids_out = ids;
+    return NT_OK;
+}
+
+static nt_status max_id(const val *vocab, const uint32_t *ids, size_t n_added, uint32_t *n, nt_err *err) {
     int64_t mx = -1;
     for (size_t i = 0; i < val_dict_len(vocab); i++) {
         const val *v = val_dict_entry(vocab, i)->value;
@@ -16,13 +52,8 @@ static nt_status max_id(const val *vocab, const val *added, uint32_t *n, nt_err 
                               val_dict_entry(vocab, i)->key->u.str.s, MAX_IDS);
         if (v->u.i > mx) mx = v->u.i;
     }
-    for (size_t i = 0; val_is(added, VAL_LIST) && i < val_list_len(added); i++) {
-        const val *e = val_list_get(added, i);
-        const val *id = val_is(e, VAL_DICT) ? val_dict_get(e, "id") : NULL;
-        if (!val_is(id, VAL_INT) || id->u.i < 0 || id->u.i >= MAX_IDS)
-            return nt_err_set(err, NT_EINVAL, "added_tokens[%zu].id: must be an integer in [0, %u)", i, MAX_IDS);
-        if (id->u.i > mx) mx = id->u.i;
-    }
+    for (size_t i = 0; i < n_added; i++)
+        if (ids[i] > mx) mx = ids[i];
     *n = (uint32_t)(mx + 1);
     return NT_OK;
 }
@@ -96,15 +127,14 @@ static nt_status load_merges(tok_tokenizer *t, const val *merges, nt_err *err) {
     return st;
 }
 
-static nt_status load_added(tok_tokenizer *t, const val *added, nt_err *err) {
+static nt_status load_added(tok_tokenizer *t, const val *added, const uint32_t *ids, nt_err *err) {
     for (size_t i = 0; val_is(added, VAL_LIST) && i < val_list_len(added); i++) {
         const val *e = val_list_get(added, i);
-        const val *c = val_is(e, VAL_DICT) ? val_dict_get(e, "content") : NULL;
-        if (!val_is(c, VAL_STR)) return nt_err_set(err, NT_EINVAL, "added_tokens[%zu].content: not a string", i);
+        const val *c = val_dict_get(e, "content");
         bool special = val_is(val_dict_get(e, "special"), VAL_BOOL) && val_dict_get(e, "special")->u.b;
         const val *nz = val_dict_get(e, "normalized");
         tok_added a = {
-            .content = c->u.str.s, .len = (uint32_t)c->u.str.n, .id = (uint32_t)val_dict_get(e, "id")->u.i,
+            .content = c->u.str.s, .len = (uint32_t)c->u.str.n, .id = ids[i],
             .special = special,
             .lstrip = val_is(val_dict_get(e, "lstrip"), VAL_BOOL) && val_dict_get(e, "lstrip")->u.b,
             .rstrip = val_is(val_dict_get(e, "rstrip"), VAL_BOOL) && val_dict_get(e, "rstrip")->u.b,
@@ -142,18 +172,24 @@ nt_status tok_hf_build(const val *root, const char *path, tok_tokenizer **out, n
     nt_status st = check_model(model, err);
     if (st) return st;
     const val *vocab = val_dict_get(model, "vocab"), *added = val_dict_get(root, "added_tokens");
-    uint32_t n_ids = 0;
-    if ((st = max_id(vocab, added, &n_ids, err))) return st;
+    uint32_t n_ids = 0, *ids = NULL;
+    if ((st = added_ids(vocab, added, &ids, err))) return st;
+    if ((st = max_id(vocab, ids, val_is(added, VAL_LIST) ? val_list_len(added) : 0, &n_ids, err))) {
+        free(ids);
+        return st;
+    }
     tok_tokenizer *t = tok_new(TOK_FORMAT_HF_JSON, path, n_ids);
     const val *im = val_dict_get(model, "ignore_merges");
     t->ignore_merges = val_is(im, VAL_BOOL) && im->u.b;
     if (!(st = load_vocab(t, vocab, err)) && !(st = load_merges(t, val_dict_get(model, "merges"), err)) &&
-        !(st = load_added(t, added, err))) {
+        !(st = load_added(t, added, ids, err))) {
+        free(ids);
         const val *unk = val_dict_get(model, "unk_token");
         if (val_is(unk, VAL_STR)) t->unk_for_bytes = tok_token_id(t, unk->u.str.s, unk->u.str.n);
         *out = t;
         return NT_OK;
     }
+    free(ids);
     tok_free(t);
     return st;
 }

@@ -93,10 +93,9 @@ struct tok_tokenizer {
     tok_added *added;
     uint32_t n_added;
     tok_trie trie_raw, trie_norm; /* normalized=false tokens, normalized=true tokens */
-    pcre2_code *word_re; /* \w, for single_word added tokens (compiled only when needed) */
     tok_stage stages[TOK_MAX_STAGES];
     int n_stages;
-    tok_uc_table uc; /* character classes, built when a stage is fast */
+    tok_uc_table uc; /* character classes, built for a fast stage or single_word tokens */
     int32_t roles[TOK_NROLES];
     int32_t post_prefix[4], post_suffix[4]; /* post-processor template ids, -1 terminated */
 };

@@ -56,6 +56,8 @@ void tok_uc_table_build(tok_uc_table *t) {
         uint8_t bits = bits_of_cat(tok_uc_ranges[i].cat);
         memset(flat + tok_uc_ranges[i].first, bits, tok_uc_ranges[i].last - tok_uc_ranges[i].first + 1);
     }
+    for (size_t i = 0; i < tok_uc_nword_ranges; i++)
+        for (uint32_t c = tok_uc_word_ranges[i].first; c <= tok_uc_word_ranges[i].last; c++) flat[c] |= TOK_CB_WORD;
     for (uint32_t c = 0; c < NCP; c++)
         if (tok_is_unicode_whitespace(c)) flat[c] |= TOK_CB_WS;
     flat['\r'] |= TOK_CB_CRLF;

@@ -24,6 +24,9 @@ typedef struct {
 
 extern const tok_uc_range tok_uc_ranges[];
 extern const size_t tok_uc_nranges;
+/* \w of Rust's regex crate (what HF's single_word check uses). */
+extern const tok_uc_range tok_uc_word_ranges[];
+extern const size_t tok_uc_nword_ranges;
 
 /* Category bit mask (1 << tok_uc_cat) of a property name (L, Lu, Ll, Lt, Lm, Lo, M, Mn, Mc,
  * Me, N, Nd, Nl, No and their long names); 0 when the name is not one of them. */
@@ -39,6 +42,7 @@ enum {
     TOK_CB_LO = 8,    /* [\p{Ll}\p{Lm}\p{Lo}\p{M}] */
     TOK_CB_WS = 16,   /* \s (White_Space) */
     TOK_CB_CRLF = 32, /* \r or \n */
+    TOK_CB_WORD = 64, /* Rust regex \w */
 };
 
 typedef struct {

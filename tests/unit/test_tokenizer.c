@@ -37,7 +37,8 @@ static char *write_tmp(const char *name, const char *content) {
 static const char mini_json[] =
     "{\"version\": \"1.0\", \"added_tokens\": ["
     "{\"id\": 8, \"content\": \"<s>\", \"special\": true, \"normalized\": false},"
-    "{\"id\": 9, \"content\": \"</s>\", \"special\": true, \"normalized\": false}],"
+    "{\"id\": 9, \"content\": \"</s>\", \"special\": true, \"normalized\": false},"
+    "{\"id\": 12345, \"content\": \"zz\"}, {\"id\": 4, \"content\": \"yy\"}],"
     "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
     "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}},"
     " {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}],"
@@ -136,6 +137,10 @@ TEST(mini_bpe_merges_by_rank) {
     CHECK_EQ_INT(tok_special_id(t, TOK_ROLE_BOS), 8);
     CHECK_EQ_INT(tok_special_id(t, TOK_ROLE_EOS), 9);
     CHECK_EQ_INT(tok_special_id(t, TOK_ROLE_UNK), -1);
+    /* HF ignores an added token's "id": new contents get the next ids after the vocabulary */
+    CHECK_EQ_INT(tok_token_id(t, "zz", 2), 10);
+    CHECK_EQ_INT(tok_token_id(t, "yy", 2), 11);
+    EXPECT_IDS(t, "azzb", NULL, 0, 10, 1);
     int32_t ids[8];
     uint32_t offs[8][2];
     CHECK_EQ_INT(encode_ids(t, "abc a", 5, NULL, ids, offs, 8), 2);
@@ -147,9 +152,9 @@ TEST(mini_bpe_merges_by_rank) {
     d.len = 0;
     CHECK(tok_decode(t, seq, 4, true, &d, &err) == NT_OK);
     CHECK_EQ_STR(d.data, "abc a");
-    const int32_t bad[] = {5, 10};
+    const int32_t bad[] = {5, 12};
     CHECK(tok_decode(t, bad, 2, false, &d, &err) == NT_EINVAL);
-    CHECK_CONTAINS(err.msg, "id 10");
+    CHECK_CONTAINS(err.msg, "id 12");
     nt_buf_free(&d);
     tok_free(t);
     free(p);
@@ -434,9 +439,8 @@ TEST(bad_tokenizer_files) {
                       "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"},"
                       " \"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"vocab\": {\"a\": 0}}}",
                       NT_EPARSE, "regex");
-    expect_load_error("added_tokenizer.json",
-                      "{\"added_tokens\": [{\"id\": 99999999, \"content\": \"x\"}], \"model\": {\"vocab\": {}}}", NT_EINVAL,
-                      "added_tokens[0]");
+    expect_load_error("added_tokenizer.json", "{\"added_tokens\": [{\"id\": 3, \"content\": 7}], \"model\": {\"vocab\": {}}}",
+                      NT_EINVAL, "added_tokens[0].content");
     expect_load_error("x/tekken.json", "{\"config\": {\"pattern\": \"a\"}}", NT_EINVAL, "default_vocab_size");
     expect_load_error("y/tekken.json",
                       "{\"config\": {\"pattern\": \"\\\\s+\", \"default_vocab_size\": 1256, \"default_num_special_tokens\": 1000},"

@@ -200,6 +200,47 @@ TEST(parity_with_hf_tokenizers_both_paths) {
     free(tk), free(hf), free(corpus), free(out), free(plain);
 }
 
+/* Replaces the first occurrence of `from` in b (a NUL-terminated nt_buf) with `to`. */
+static bool replace_once(nt_buf *b, const char *from, const char *to) {
+    char *at = strstr(b->data, from);
+    if (!at) return false;
+    nt_buf o = {0};
+    nt_buf_append(&o, b->data, (size_t)(at - b->data));
+    nt_buf_puts(&o, to);
+    nt_buf_puts(&o, at + strlen(from));
+    nt_buf_free(b);
+    *b = o;
+    return true;
+}
+
+/* newt's converted tokenizer.json with added-token flags: [INST] lstrip+rstrip, [/INST]
+ * single_word, and non-special added tokens (normalized or not, with flags) after the vocab. */
+static bool make_flags_variant(const char *src, const char *dst) {
+    char *data;
+    size_t len;
+    nt_err err = {0};
+    if (nt_read_file(src, &data, &len, &err)) return false;
+    nt_buf b = {0};
+    nt_buf_append(&b, data, len);
+    free(data);
+
+    bool ok = replace_once(&b, "{\"id\": 3, \"content\": \"[INST]\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false",
+                           "{\"id\": 3, \"content\": \"[INST]\", \"single_word\": false, \"lstrip\": true, \"rstrip\": true") &&
+              replace_once(&b, "{\"id\": 4, \"content\": \"[/INST]\", \"single_word\": false",
+                           "{\"id\": 4, \"content\": \"[/INST]\", \"single_word\": true") &&
+              replace_once(&b, "\"added_tokens\": [",
+                           "\"added_tokens\": [{\"id\": 131072, \"content\": \"hello\", \"single_word\": true, \"lstrip\": false, "
+                           "\"rstrip\": false, \"normalized\": true, \"special\": false},"
+                           "{\"id\": 131073, \"content\": \" world\", \"single_word\": false, \"lstrip\": false, "
+                           "\"rstrip\": true, \"normalized\": false, \"special\": false},"
+                           "{\"id\": 131074, \"content\": \"ab\", \"single_word\": false, \"lstrip\": true, "
+                           "\"rstrip\": false, \"normalized\": true, \"special\": false},");
+
+    ok = ok && nt_write_file_atomic(dst, b.data, b.len, &err) == NT_OK;
+    nt_buf_free(&b);
+    return ok;
+}
+
 /* Rewrites newt's converted tokenizer.json with another pre-tokenizer and ignore_merges off. */
 static bool make_variant(const char *src, const char *dst, const char *pretok) {
     char *data;
@@ -247,13 +288,13 @@ TEST(parity_with_hf_tokenizers_regex_engine_and_merge_ranks) {
     int n = corpus_size() / 2;
     size_t *lens = NULL;
     char **texts = write_corpus(corpus, n, &lens);
-    for (size_t v = 0; v < 2 && texts; v++) {
-        CHECK(make_variant(hf, var, variants[v][1]));
+    for (size_t v = 0; v < 3 && texts; v++) {
+        CHECK(v < 2 ? make_variant(hf, var, variants[v][1]) : make_flags_variant(hf, var));
         CHECK_EQ_INT(run_oracle(var, corpus, out, false), 0);
         val **rows = read_lines(out, n);
         tok_tokenizer *t = NULL;
         CHECK(tok_load(var, &t, &err) == NT_OK);
-        if (t && rows) check_all(variants[v][0], t, false, texts, lens, rows, n, true);
+        if (t && rows) check_all(v < 2 ? variants[v][0] : "added-token flags", t, false, texts, lens, rows, n, true);
         tok_free(t);
         free_rows(rows, n);
     }

@@ -55,6 +55,7 @@ static const char *const tc_snippets[] = {
     "</div>\r\n", "$ ls -la /tmp", "  def f(self):\n\t\tpass", "e = mc^2", "...", "!!!", "???", "--", "C:\\\\Users",
     "{\"k\": [1, 2.5e-3]}", "/* c */", "// x/y/\n", "~/.bashrc", "@user #tag", "100%", "3.14159", "1,000,000",
     "0x1F", "a_b_c", "CamelCaseWord", "HTTPServer", "ÀÉÎõü", "ǅungla", "ﬁne", "ß", "İstanbul",
+    "hello", " hello ", "Othello", "hello_world", "say hello!", "héllo", "xhello", "hello2", "  [INST]  ",
 };
 static const char *const tc_specials[] = {
     "<s>", "</s>", "<unk>", "<pad>", "[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]",
