@@ -23,7 +23,7 @@ tok_tokenizer *tok_new(tok_format format, const char *source, uint32_t n_ids) {
 bool tok_set_bytes(tok_tokenizer *t, uint32_t id, const uint8_t *p, size_t n, uint8_t kind) {
     if (id >= t->n_ids || t->model[id]) return false;
     t->pend[id] = nt_xmalloc(n ? n : 1);
-    memcpy(t->pend[id], p, n);
+    if (n) memcpy(t->pend[id], p, n);
     t->pend_len[id] = (uint32_t)n;
     t->model[id] = kind;
     return true;

@@ -452,6 +452,14 @@ TEST(bad_tokenizer_files) {
                       NT_EINVAL, "base64");
     tok_tokenizer *t = NULL;
     nt_err err = {0};
+    /* an empty vocabulary key and an empty merge (found by fuzzing): no crash, no UB */
+    char *p = write_tmp("empty_key_tokenizer.json",
+                        "{\"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"vocab\": {\"\": 0, \"a\": 1}, \"merges\": [\" \"]}}");
+    nt_status st = tok_load(p, &t, &err);
+    CHECK(st == NT_OK || st == NT_EINVAL);
+    tok_free(t);
+    t = NULL;
+    free(p);
     CHECK(tok_load("/nonexistent/dir/tokenizer.json", &t, &err) == NT_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "/nonexistent/dir/tokenizer.json");
 }
