@@ -45,7 +45,7 @@ uint32_t tok_strmap_get(const tok_strmap *m, const tok_tokenizer *t, const uint8
         if (!s) return TOK_NONE;
         size_t len;
         const uint8_t *q = tok_bytes_of(t, s - 1, &len);
-        if (len == n && memcmp(p, q, n) == 0) return s - 1;
+        if (len == n && (n == 0 || memcmp(p, q, n) == 0)) return s - 1;
     }
 }
 
