@@ -105,6 +105,10 @@ typedef struct {
  * fixed list for ids 0..19 plus the v13+ names of 32..37 when NULL. */
 nt_status tok_ranks_load(const char *path, tok_ranks *r, nt_err *err);
 void tok_ranks_free(tok_ranks *r);
+/* Shrinks ranks to a smaller tokenizer (e.g. for a tiny test model): num_special special tokens
+ * (the first ones of r), vocab_size ids in all, so vocab_size - num_special ranks, which must
+ * still hold the 256 single bytes (ranks 0..255). */
+nt_status tok_ranks_shrink(tok_ranks *r, uint32_t vocab_size, uint32_t num_special, nt_err *err);
 /* Writes a tekken.json / an HF tokenizer.json (transformers' Tekken conversion) atomically. */
 nt_status tok_write_tekken_json(const tok_ranks *r, const char *path, nt_err *err);
 nt_status tok_write_hf_json(const tok_ranks *r, const char *path, nt_err *err);

