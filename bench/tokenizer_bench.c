@@ -125,10 +125,18 @@ typedef struct {
     const corpus *c;
     atomic_size_t *next;
     size_t tokens;
+    double cpu; /* this thread's CPU seconds */
 } worker;
+
+static double thread_cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void *work(void *arg) {
     worker *w = arg;
+    double c0 = thread_cpu();
     tok_scratch *s = tok_scratch_new(w->t);
     tok_encoding e = {0};
     nt_err err = {0};
@@ -142,34 +150,37 @@ static void *work(void *arg) {
     }
     tok_encoding_free(&e);
     tok_scratch_free(s);
+    w->cpu = thread_cpu() - c0;
     return NULL;
 }
 
-/* Wall seconds to encode the corpus with nthreads threads; tokens counted. */
-static double run_newt(const tok_tokenizer *t, const corpus *c, int nthreads, size_t *tokens) {
+/* Wall seconds to encode the corpus with nthreads threads; tokens and CPU seconds counted. */
+static double run_newt(const tok_tokenizer *t, const corpus *c, int nthreads, size_t *tokens, double *cpu) {
     atomic_size_t next = 0;
     worker w[8];
     pthread_t th[8];
     double t0 = now();
     for (int i = 0; i < nthreads; i++) {
-        w[i] = (worker){t, c, &next, 0};
+        w[i] = (worker){t, c, &next, 0, 0};
         pthread_create(&th[i], NULL, work, &w[i]);
     }
     *tokens = 0;
+    *cpu = 0;
     for (int i = 0; i < nthreads; i++) {
         pthread_join(th[i], NULL);
         *tokens += w[i].tokens;
+        *cpu += w[i].cpu;
     }
     return now() - t0;
 }
 
-typedef struct { double best, worst; size_t tokens; } timing;
+typedef struct { double best, worst, cpu; size_t tokens; } timing;
 
 static timing repeat_newt(const tok_tokenizer *t, const corpus *c, int threads, int reps) {
-    timing tm = {1e30, 0, 0};
+    timing tm = {1e30, 0, 0, 0};
     for (int r = 0; r < reps; r++) {
-        double s = run_newt(t, c, threads, &tm.tokens);
-        if (s < tm.best) tm.best = s;
+        double cpu, s = run_newt(t, c, threads, &tm.tokens, &cpu);
+        if (s < tm.best) tm.best = s, tm.cpu = cpu;
         if (s > tm.worst) tm.worst = s;
     }
     return tm;
@@ -199,6 +210,14 @@ static void report(const char *name, const timing *tm, size_t bytes, double base
     if (tm->worst > 0) printf("  (best %.3f s, worst %.3f s)", tm->best, tm->worst);
     if (base > 0) printf("  x%.2f", mbs / base);
     putchar('\n');
+}
+
+/* The machine may be shared: the load average says how much. */
+static void print_load(const char *when) {
+    char buf[128] = {0};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fgets(buf, sizeof buf, f)) printf("%s: %s", when, buf);
+    if (f) fclose(f);
 }
 
 static void write_corpus(const corpus *c, const char *path) {
@@ -238,6 +257,7 @@ int main(int argc, char **argv) {
     corpus c = {0};
     build_corpus(&c, mb);
     printf("corpus: %zu documents, %.1f MB\n", c.n, (double)c.bytes / 1048576.0);
+    print_load("load average at the start");
     timing n1 = repeat_newt(t, &c, 1, reps), n2 = repeat_newt(t, &c, 2, reps);
     const char *tokjson = tok_get_format(t) == TOK_FORMAT_HF_JSON ? tok_source(t) : NULL;
     timing h_seq = {0}, h_b1 = {0}, h_b2 = {0};
@@ -261,9 +281,11 @@ int main(int argc, char **argv) {
     }
     report("newt, 1 thread", &n1, c.bytes, base);
     report("newt, 2 threads", &n2, c.bytes, base);
-    printf("newt 2-thread scaling: x%.2f", n1.best / n2.best);
+    printf("newt 2-thread scaling: x%.2f (2 threads: %.3f CPU s in %.3f wall s, i.e. %.2f cores were ours; "
+           "1 thread: %.3f CPU s)", n1.best / n2.best, n2.cpu, n2.best, n2.cpu / n2.best, n1.cpu);
     if (have_hf) printf("; HF: x%.2f", h_b1.best / h_b2.best);
     printf("\n");
+    print_load("load average at the end");
     for (size_t i = 0; i < c.n; i++) free(c.doc[i]);
     free(c.doc);
     free(c.len);
