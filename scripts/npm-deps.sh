@@ -18,7 +18,8 @@ if [ -f "$dest/package-lock.json" ] && cmp -s scripts/npm/package-lock.json "$de
 fi
 mkdir -p "$dest"
 cp scripts/npm/package.json scripts/npm/package-lock.json "$dest/"
-if (cd "$dest" && timeout 600 npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>npm-ci.log); then
+if (cd "$dest" && timeout 300 npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=60000 \
+        >/dev/null 2>npm-ci.log); then
     echo "npm-deps: installed into $dest" >&2
 else
     echo "npm-deps: npm ci failed (see $dest/npm-ci.log); tokenizer parity tests will be skipped" >&2

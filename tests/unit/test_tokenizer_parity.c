@@ -42,6 +42,11 @@ static void put_json_text(FILE *f, const char *s, size_t n) {
 
 static bool have_node(void) { return system("command -v node >/dev/null 2>&1") == 0; }
 
+/* The HF binding loads (its native part exists for this machine). */
+static bool have_oracle(void) {
+    return system("node -e 'require(\"./" NPM_HF "\")' >/dev/null 2>&1") == 0;
+}
+
 /* Writes the corpus; returns the strings (a NUL-separated list with lengths). */
 static char **write_corpus(const char *path, int n, size_t **lens) {
     FILE *f = fopen(path, "wb");
@@ -163,6 +168,7 @@ TEST(parity_with_hf_tokenizers_both_paths) {
     if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
     if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
         SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    if (!have_oracle()) SKIP("HF tokenizers' node binding does not load on this machine (" NPM_HF ")");
     const char *dir = test_tmpdir();
     char *tk = nt_path_join(dir, "tekken.json"), *hf = nt_path_join(dir, "tokenizer.json");
     char *corpus = nt_path_join(dir, "corpus.jsonl"), *out = nt_path_join(dir, "hf.jsonl");
@@ -270,6 +276,7 @@ TEST(parity_with_hf_tokenizers_regex_engine_and_merge_ranks) {
     if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
     if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
         SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    if (!have_oracle()) SKIP("HF tokenizers' node binding does not load on this machine (" NPM_HF ")");
     static const char *const variants[][2] = {
         {"gpt2", "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"},
         {"llama3", "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
@@ -312,6 +319,7 @@ TEST(parity_with_hf_tokenizers_tiny_tokenizer) {
     if (!have_node()) SKIP("node not installed (Debian package nodejs); run scripts/npm-deps.sh");
     if (!nt_path_exists(NPM_RANKS) || !nt_path_exists(NPM_HF))
         SKIP("npm packages missing in .deps/npm (scripts/npm-deps.sh could not install them)");
+    if (!have_oracle()) SKIP("HF tokenizers' node binding does not load on this machine (" NPM_HF ")");
     const char *dir = test_tmpdir();
     char *hf = nt_path_join(dir, "tiny-tokenizer.json"), *tk = nt_path_join(dir, "tiny-tekken.json");
     char *corpus = nt_path_join(dir, "corpus-tiny.jsonl"), *out = nt_path_join(dir, "tiny.jsonl");
