@@ -75,7 +75,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libnewt.a tests/fuzz/fuzz.h
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libnewt.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libnewt.a $(LIBS)
 
 # Installs missing build/test dependencies (apt as root) or prints the apt-get line.
 deps:
@@ -83,6 +83,7 @@ deps:
 
 # The test command of the README: release tests, sanitizer tests, fuzzing.
 check: deps
+	scripts/npm-deps.sh
 	$(MAKE) all tests
 	$(MAKE) SAN=1 all tests
 	scripts/run-tests.sh

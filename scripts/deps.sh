@@ -9,6 +9,17 @@ for p in "${pkgs[@]}"; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [ "$st" = "install ok installed" ] || missing+=("$p")
 done
+# node and npm run the tokenizer tests' npm packages (scripts/npm-deps.sh). Optional: without
+# them those tests SKIP. A node from elsewhere (e.g. NodeSource, which bundles npm) counts.
+optional=()
+command -v node >/dev/null 2>&1 || optional+=(nodejs)
+command -v npm >/dev/null 2>&1 || optional+=(npm)
+if [ ${#optional[@]} -ne 0 ] && [ "$(id -u)" -eq 0 ]; then
+    missing+=("${optional[@]}")
+elif [ ${#optional[@]} -ne 0 ]; then
+    echo "deps: optional ${optional[*]} missing (tokenizer parity tests will skip); as root:" >&2
+    echo "  apt-get install -y --no-install-recommends ${optional[*]}" >&2
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
     echo "deps: installing ${missing[*]}" >&2

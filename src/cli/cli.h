@@ -12,6 +12,8 @@ int cli_cmd_config_check(int argc, char **argv);
 int cli_cmd_init_model(int argc, char **argv);
 int cli_cmd_probe(int argc, char **argv);
 int cli_cmd_render(int argc, char **argv);
+int cli_cmd_tokenize(int argc, char **argv);
+int cli_cmd_tokenizer_convert(int argc, char **argv);
 
 /* Prints "newt: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
