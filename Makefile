@@ -84,7 +84,7 @@ deps:
 # The test command of the README: release tests, sanitizer tests, fuzzing.
 check: deps
 	scripts/npm-deps.sh
-	$(MAKE) all tests
+	$(MAKE) all tests bench
 	$(MAKE) SAN=1 all tests
 	scripts/run-tests.sh
 
