@@ -41,7 +41,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: newt [-v|-q] [--threads N] <command> [options]\n"
                  "       (newt <command> --help for details)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
 }
 
 /* Global options before the command: verbosity and the one thread count shared by OpenMP
