@@ -31,6 +31,7 @@ typedef struct {
     const char *const *exclude; size_t n_exclude;
     const char *const *target_parameters; size_t n_target_parameters;
     const char *const *modules_to_save; size_t n_modules_to_save;
+    const int64_t *layers_to_transform; size_t n_layers_to_transform; /* written as a list */
 } ex_peft_config;
 
 typedef struct {

@@ -20,7 +20,7 @@ val *ex_adapter_config(const tr_result *res, const ex_peft_config *c) {
     val *d = val_dict();
     static const char *nulls[] = {"alora_invocation_tokens", "arrow_config", "auto_mapping",
                                   "corda_config", "eva_config", "layer_replication",
-                                  "layers_pattern", "layers_to_transform", "lora_ga_config",
+                                  "layers_pattern", "lora_ga_config",
                                   "megatron_config", "revision", "trainable_token_indices",
                                   "use_bdlora"};
     for (size_t i = 0; i < sizeof nulls / sizeof *nulls; i++) val_dict_set(d, nulls[i], val_null());
@@ -35,6 +35,14 @@ val *ex_adapter_config(const tr_result *res, const ex_peft_config *c) {
     val_dict_set(d, "fan_in_fan_out", val_bool(false));
     val_dict_set(d, "inference_mode", val_bool(true)); /* PEFT forces it on save */
     val_dict_set(d, "init_lora_weights", val_bool(true));
+    val *layers = val_null();
+    if (c->n_layers_to_transform) {
+        val_unref(layers);
+        layers = val_list();
+        for (size_t i = 0; i < c->n_layers_to_transform; i++)
+            val_list_push(layers, val_int(c->layers_to_transform[i]));
+    }
+    val_dict_set(d, "layers_to_transform", layers);
     val_dict_set(d, "loftq_config", val_dict());
     val_dict_set(d, "lora_alpha", val_int(c->lora_alpha));
     val_dict_set(d, "lora_bias", val_bool(false));

@@ -92,22 +92,36 @@ static const char *not_linear_advice(const tr_entry *e) {
 }
 
 typedef struct {
-    tr_matcher target, exclude;
+    tr_matcher target, exclude, layer;
     tr_matcher *save;
     size_t n_save;
-    bool has_target, has_exclude;
+    bool has_target, has_exclude, has_layer;
+    const tr_spec *spec;
 } matchers;
 
 static void matchers_free(matchers *m) {
     if (m->has_target) tr_matcher_free(&m->target);
     if (m->has_exclude) tr_matcher_free(&m->exclude);
+    if (m->has_layer) tr_matcher_free(&m->layer);
     for (size_t i = 0; i < m->n_save; i++) tr_matcher_free(&m->save[i]);
     free(m->save);
 }
 
 static nt_status matchers_init(matchers *m, const tr_spec *s, const tr_result *r, nt_err *err) {
     memset(m, 0, sizeof *m);
+    m->spec = s;
+    if (s->n_layers && r->modules_regex)
+        return nt_err_set(err, NT_EINVAL,
+                          "peft_layers_to_transform cannot be used with a regex "
+                          "lora_target_modules (PEFT refuses it); give a list");
     nt_status st = NT_OK;
+    if (s->n_layers) {
+        /* PEFT's layer-index rule; group 1 is the index. */
+        st = tr_matcher_regex(&m->layer, ".*?\\.[^.]*\\.(\\d+)\\.", false,
+                              "layers_to_transform", err);
+        if (st) return st;
+        m->has_layer = true;
+    }
     m->save = nt_xcalloc(s->n_modules_to_save + 1, sizeof *m->save);
     for (size_t i = 0; i < s->n_modules_to_save && !st; i++) {
         char *pat = nt_xasprintf("(^|.*\\.)%s($|\\..*)", s->modules_to_save[i]);
@@ -135,6 +149,18 @@ static nt_status matchers_init(matchers *m, const tr_spec *s, const tr_result *r
     return st;
 }
 
+static bool layer_selected(matchers *m, const char *module) {
+    if (!m->has_layer) return true;
+    int rc = pcre2_match(m->layer.re, (PCRE2_SPTR)module, strlen(module), 0, 0, m->layer.md,
+                         NULL);
+    if (rc < 2) return false; /* no layer index: PEFT does not target it */
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->layer.md);
+    int64_t idx = strtoll(module + ov[2], NULL, 10);
+    for (size_t i = 0; i < m->spec->n_layers; i++)
+        if (m->spec->layers[i] == idx) return true;
+    return false;
+}
+
 static bool in_modules_to_save(matchers *m, const char *module) {
     for (size_t i = 0; i < m->n_save; i++)
         if (tr_matcher_test(&m->save[i], module)) return true;
@@ -150,6 +176,7 @@ static nt_status match_modules(const tr_table *t, matchers *m, tr_result *r, nt_
         if (!m->has_target || !tr_matcher_test(&m->target, e->module)) continue;
         if (m->has_exclude && tr_matcher_test(&m->exclude, e->module)) continue;
         if (in_modules_to_save(m, e->module)) continue;
+        if (!layer_selected(m, e->module)) continue;
         if (!e->linear)
             return nt_err_set(err, NT_EUNSUPPORTED,
                               "lora_target_modules matches '%s', which is not a linear layer (%s)",

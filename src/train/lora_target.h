@@ -12,6 +12,7 @@
  *   - target_modules as a string: full regex match (Python re.fullmatch; PCRE2 with both
  *     anchors); as a list: exact name or `.`-suffix match; target_linear: every linear but
  *     lm_head (what axolotl's lora_target_linear and PEFT's "all-linear" give);
+ *   - layers_to_transform (with a list only) keeps modules of the listed layer indices;
  *   - target_parameters (list only): exact or `.`-suffix match on parameter keys
  *     `<module>.<param>`; only the fused experts and the router are parameter targets.
  * Diagnostics: an entry (or regex) that matches nothing is an error naming it; a non-linear
@@ -72,6 +73,9 @@ typedef struct {
     const char *const *parameters; size_t n_parameters;
     const char *const *modules_to_save; size_t n_modules_to_save;
     double lora_dropout;                  /* must be 0 with parameter targets (§2.1) */
+    /* PEFT layers_to_transform (list target_modules only): a module is kept when its layer
+     * index — the first number captured by `.*?\.[^.]*\.(\d+)\.` — is listed. */
+    const int64_t *layers; size_t n_layers;
 } tr_spec;
 
 typedef struct {

@@ -259,6 +259,24 @@ TEST(errors_name_the_culprit) {
     CHECK(tr_resolve(&c, &s6, &r, &err) == NT_EINVAL);
 }
 
+TEST(layers_to_transform) {
+    m4_config c = small4();
+    tr_result r;
+    nt_err err = {0};
+    const char *o[] = {"o_proj"};
+    const int64_t layers[] = {0, 3};
+    tr_spec s = {.modules = o, .n_modules = 1, .layers = layers, .n_layers = 2};
+    CHECK_MSG(tr_resolve(&c, &s, &r, &err) == NT_OK, "%s", err.msg);
+    /* the first numbered segment: text layers 0, 3 and vision layers 0, 3 (§1.3) */
+    CHECK_EQ_INT(r.n, 4);
+    CHECK_EQ_STR(r.targets[1].name, "model.language_model.layers.3.self_attn.o_proj");
+    CHECK_EQ_STR(r.targets[3].name, "model.vision_tower.transformer.layers.3.attention.o_proj");
+    tr_result_free(&r);
+    tr_spec s2 = {.modules_regex = ".*o_proj", .layers = layers, .n_layers = 2};
+    CHECK(tr_resolve(&c, &s2, &r, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "layers_to_transform");
+}
+
 TEST(modules_to_save) {
     m4_config c = small4();
     tr_result r;

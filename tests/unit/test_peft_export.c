@@ -54,7 +54,7 @@ static char *py_dumps(const char *dict_src) {
     "'auto_mapping': None, 'bias': 'none', 'corda_config': None, "                             \
     "'ensure_weight_tying': False, 'eva_config': None, 'fan_in_fan_out': False, "              \
     "'inference_mode': True, 'init_lora_weights': True, 'layer_replication': None, "           \
-    "'layers_pattern': None, 'layers_to_transform': None, 'loftq_config': {}, "                \
+    "'layers_pattern': None, 'loftq_config': {}, "                                            \
     "'lora_bias': False, 'lora_ga_config': None, 'megatron_config': None, "                    \
     "'megatron_core': 'megatron.core', 'peft_type': 'LORA', 'peft_version': '0.19.1', "        \
     "'qalora_group_size': 16, 'rank_pattern': {}, 'revision': None, "                          \
@@ -75,7 +75,7 @@ TEST(adapter_config_regex_and_parameters_byte_exact) {
     char *got = ex_adapter_config_json(&r, &pc);
     char *want = py_dumps("{" PY_COMMON
                           "'base_model_name_or_path': 'mistralai/Mistral-Small-4-119B-2603', "
-                          "'exclude_modules': None, 'lora_alpha': 32, 'lora_dropout': 0.0, "
+                          "'exclude_modules': None, 'layers_to_transform': None, 'lora_alpha': 32, 'lora_dropout': 0.0, "
                           "'modules_to_save': None, 'r': 16, 'use_rslora': False, "
                           "'target_modules': r'model\\.layers\\.\\d+\\.self_attn\\.(q_a_proj|o_proj)', "
                           "'target_parameters': ['mlp.experts.gate_up_proj', 'mlp.experts.down_proj']}");
@@ -92,19 +92,23 @@ TEST(adapter_config_list_form_byte_exact) {
     const char *mods[] = {"o_proj", "q_a_proj"};
     const char *ex[] = {"model.layers.0.self_attn.o_proj"};
     const char *save[] = {"lm_head"};
+    const int64_t layers[] = {1};
     tr_spec s = {.modules = mods, .n_modules = 2, .exclude = ex, .n_exclude = 1,
-                 .modules_to_save = save, .n_modules_to_save = 1, .lora_dropout = 0.05};
+                 .modules_to_save = save, .n_modules_to_save = 1, .lora_dropout = 0.05,
+                 .layers = layers, .n_layers = 1};
     tr_result r;
     nt_err err = {0};
     CHECK_MSG(tr_resolve(&c, &s, &r, &err) == NT_OK, "%s", err.msg);
-    CHECK_EQ_INT(r.n, 3);
+    CHECK_EQ_INT(r.n, 2);
     ex_peft_config pc = {.r = 8, .lora_alpha = 16, .lora_dropout = 0.05, .use_rslora = true,
                          .exclude = ex, .n_exclude = 1, .modules_to_save = save,
-                         .n_modules_to_save = 1};
+                         .n_modules_to_save = 1, .layers_to_transform = layers,
+                         .n_layers_to_transform = 1};
     char *got = ex_adapter_config_json(&r, &pc);
     char *want = py_dumps("{" PY_COMMON
                           "'base_model_name_or_path': None, "
                           "'exclude_modules': ['model.layers.0.self_attn.o_proj'], "
+                          "'layers_to_transform': [1], "
                           "'lora_alpha': 16, 'lora_dropout': 0.05, 'modules_to_save': ['lm_head'], "
                           "'r': 8, 'use_rslora': True, 'target_modules': ['o_proj', 'q_a_proj'], "
                           "'target_parameters': None}");
