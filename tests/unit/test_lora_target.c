@@ -6,6 +6,7 @@
 #include "m4_fixtures.h"
 #include "model/m4_config.h"
 #include "test.h"
+#include "train/lora_spec.h"
 #include "train/lora_target.h"
 
 static m4_config small4(void) {
@@ -306,6 +307,50 @@ TEST(modules_to_save) {
     tr_spec s3 = {.modules_to_save = none, .n_modules_to_save = 1};
     CHECK(tr_resolve(&c, &s3, &r, &err) == NT_EINVAL);
     CHECK_CONTAINS(err.msg, "'wte'");
+}
+
+TEST(spec_from_config_keys) {
+    static const char yml[] =
+        "base_model: x\nlearning_rate: 0.001\ndatasets: [{path: d}]\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_dropout: 0.0\n"
+        "lora_target_modules:\n  - o_proj\n  - kv_b_proj\n"
+        "lora_target_parameters: mlp.experts.down_proj\n"
+        "lora_modules_to_save: [embed_tokens]\npeft_layers_to_transform: [1]\n";
+    cfg *c = NULL;
+    nt_err err = {0};
+    CHECK_MSG(cfg_load_text(yml, strlen(yml), "t.yml", 0, NULL, &c, &err) == NT_OK, "%s", err.msg);
+    if (!c) return;
+    tr_spec_buf b;
+    CHECK_MSG(tr_spec_from_cfg(c, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK(!b.spec.modules_regex);
+    CHECK_EQ_INT(b.spec.n_modules, 2);
+    CHECK_EQ_STR(b.spec.modules[1], "kv_b_proj");
+    CHECK_EQ_INT(b.spec.n_parameters, 1);
+    CHECK_EQ_STR(b.spec.parameters[0], "mlp.experts.down_proj");
+    CHECK_EQ_INT(b.spec.n_modules_to_save, 1);
+    CHECK_EQ_STR(b.spec.modules_to_save[0], "embed_tokens");
+    CHECK_EQ_INT(b.spec.n_layers, 1);
+    CHECK_EQ_INT(b.spec.layers[0], 1);
+    m4_config m = small4();
+    tr_result r;
+    CHECK_MSG(tr_resolve(&m, &b.spec, &r, &err) == NT_OK, "%s", err.msg);
+    /* layer 1: text o_proj, vision o_proj, kv_b_proj; + the layer-1 down_proj parameter
+     * (parameters are not filtered by layers_to_transform) x 36 */
+    CHECK_EQ_INT(r.group_count[TR_GROUP_O], 1);
+    CHECK_EQ_INT(r.group_count[TR_GROUP_VISION], 1);
+    CHECK_EQ_INT(r.group_count[TR_GROUP_KV_B], 1);
+    CHECK_EQ_INT(r.group_count[TR_GROUP_ROUTED_EXPERTS], 36);
+    CHECK_EQ_INT(r.n_saved, 1);
+    tr_result_free(&r);
+    tr_spec_buf_free(&b);
+    cfg_free(c);
+    static const char yml2[] = "base_model: x\nlearning_rate: 0.001\ndatasets: [{path: d}]\n"
+                               "lora_target_modules: 'model\\.layers\\..*'\n";
+    CHECK(cfg_load_text(yml2, strlen(yml2), "t2.yml", 0, NULL, &c, &err) == NT_OK);
+    if (!c) return;
+    CHECK(tr_spec_from_cfg(c, &b, &err) == NT_OK);
+    CHECK_EQ_STR(b.spec.modules_regex, "model\\.layers\\..*");
+    tr_spec_buf_free(&b);
+    cfg_free(c);
 }
 
 TEST_MAIN()
