@@ -6,6 +6,7 @@
 #include "m4_fixtures.h"
 #include "model/m4_config.h"
 #include "test.h"
+#include "py_oracle.h"
 #include "train/lora_spec.h"
 #include "train/lora_target.h"
 
@@ -307,6 +308,96 @@ TEST(modules_to_save) {
     tr_spec s3 = {.modules_to_save = none, .n_modules_to_save = 1};
     CHECK(tr_resolve(&c, &s3, &r, &err) == NT_EINVAL);
     CHECK_CONTAINS(err.msg, "'wte'");
+}
+
+/* PEFT's matching is Python's: every linear module name of the real Small 4 wrapper is
+ * matched by /usr/bin/python3 (re.fullmatch for strings, `==` / endswith("." + x) for list
+ * entries) and the selected sets compared with tr_resolve's. */
+static const char *ORACLE_PATTERNS[] = {
+    "model.language_model.layers.[\\d]+.(mlp|cross_attn|self_attn).(up|down|gate|q|k|v|o)_proj",
+    "model\\.language_model\\.layers\\.\\d+\\.(self_attn\\.(q_a_proj|q_b_proj|q_proj|"
+    "kv_a_proj_with_mqa|kv_b_proj|o_proj)|mlp\\.shared_experts\\.(gate_proj|up_proj|down_proj))",
+    ".*\\.(q|k|v)_proj",
+    "model\\.vision_tower\\..*\\.1\\d?\\..*_proj|.*linear_\\d",
+    ".*layers\\.(1|12)\\.self_attn\\.(kv_b|o)_proj",
+};
+static const char *ORACLE_LISTS[][3] = {
+    {"o_proj", "q_a_proj", NULL},
+    {"proj", "gate_proj", NULL},
+    {"shared_experts.down_proj", "attention.k_proj", "merging_layer"},
+};
+
+static void write_names(FILE *f, const tr_result *r) {
+    for (size_t i = 0; i < r->n; i++) fprintf(f, "%s\n", r->targets[i].name);
+}
+
+TEST(matching_agrees_with_python_re) {
+    if (!py_oracle_available()) SKIP("no /usr/bin/python3");
+    m4_config c = small4();
+    tr_result all;
+    nt_err err = {0};
+    tr_spec lin = {.target_linear = true};
+    CHECK(tr_resolve(&c, &lin, &all, &err) == NT_OK);
+    char names[512], script[512];
+    snprintf(names, sizeof names, "%s/names.txt", test_tmpdir());
+    snprintf(script, sizeof script, "%s/match.py", test_tmpdir());
+    FILE *f = fopen(names, "w");
+    write_names(f, &all);
+    fclose(f);
+    f = fopen(script, "w");
+    fprintf(f, "import re, sys\nnames = open(sys.argv[1]).read().split()\n"
+               "kind, pat = sys.argv[2], sys.argv[3:]\n"
+               "for n in names:\n"
+               "    hit = re.fullmatch(pat[0], n) if kind == 're' else "
+               "any(n == x or n.endswith('.' + x) for x in pat)\n"
+               "    if hit: print(n)\n");
+    fclose(f);
+    size_t np = sizeof ORACLE_PATTERNS / sizeof *ORACLE_PATTERNS;
+    size_t nl = sizeof ORACLE_LISTS / sizeof *ORACLE_LISTS;
+    for (size_t k = 0; k < np + nl; k++) {
+        tr_spec s = {0};
+        char cmd[2048];
+        int len = snprintf(cmd, sizeof cmd, PY_ORACLE_PYTHON " %s %s %s", script, names,
+                           k < np ? "re" : "list");
+        if (k < np) {
+            s.modules_regex = ORACLE_PATTERNS[k];
+            len += snprintf(cmd + len, sizeof cmd - len, " '%s'", ORACLE_PATTERNS[k]);
+        } else {
+            const char *const *l = ORACLE_LISTS[k - np];
+            s.modules = l;
+            while (s.n_modules < 3 && l[s.n_modules]) {
+                len += snprintf(cmd + len, sizeof cmd - len, " '%s'", l[s.n_modules]);
+                s.n_modules++;
+            }
+        }
+        nt_buf want = {0}, got = {0};
+        FILE *p = popen(cmd, "r");
+        char chunk[4096];
+        size_t n;
+        while (p && (n = fread(chunk, 1, sizeof chunk, p)) > 0) nt_buf_append(&want, chunk, n);
+        if (p) pclose(p);
+        tr_result r;
+        nt_status st = tr_resolve(&c, &s, &r, &err);
+        if (st) {
+            /* tr_resolve refuses only what matches nothing ("proj") */
+            CHECK_MSG(!strcmp(s.modules ? s.modules[0] : "", "proj"), "%zu: %s", k, err.msg);
+        } else {
+            for (size_t i = 0; i < r.n; i++) nt_buf_printf(&got, "%s\n", r.targets[i].name);
+            tr_result_free(&r);
+        }
+        if (k == np + 1) { /* "proj" alone would fail; the Python set is gate_proj's */
+            tr_spec g = {.modules = ORACLE_LISTS[1] + 1, .n_modules = 1};
+            CHECK(tr_resolve(&c, &g, &r, &err) == NT_OK);
+            for (size_t i = 0; i < r.n; i++) nt_buf_printf(&got, "%s\n", r.targets[i].name);
+            tr_result_free(&r);
+        }
+        CHECK(want.len > 0);
+        CHECK_MSG(got.len == want.len && !memcmp(got.data, want.data, got.len),
+                  "pattern %zu: newt %zu bytes, python %zu bytes", k, got.len, want.len);
+        nt_buf_free(&want);
+        nt_buf_free(&got);
+    }
+    tr_result_free(&all);
 }
 
 TEST(spec_from_config_keys) {
