@@ -134,6 +134,18 @@ TEST(write_read_roundtrip_and_alignment) {
     CHECK_EQ_INT(ds_cache_read(path, other, &c2, &err), NT_EPARSE);
     CHECK_CONTAINS(err.msg, "different key");
     ds_cache_close(&c);
+    /* An empty validation set (val_set_size 0) and an empty training set round-trip too. */
+    ds_set none = {0};
+    CHECK_EQ_INT(ds_cache_write(path, key, &tr, &none, &err), NT_OK);
+    CHECK_EQ_INT(ds_cache_read(path, key, &c, &err), NT_OK);
+    check_same(&tr, &c.train);
+    CHECK_EQ_INT(c.val.n, 0);
+    ds_cache_close(&c);
+    CHECK_EQ_INT(ds_cache_write(path, key, &none, &none, &err), NT_OK);
+    CHECK_EQ_INT(ds_cache_read(path, key, &c, &err), NT_OK);
+    CHECK_EQ_INT(c.train.n + c.val.n, 0);
+    CHECK_EQ_INT(c.map.len, 128);
+    ds_cache_close(&c);
     /* No temp file is left next to the result. */
     char *dir = nt_xstrdup(path);
     *strrchr(dir, '/') = '\0';
