@@ -129,6 +129,7 @@ static nt_status map_message(const ds_chat *dc, const val *m, size_t i, val **ou
 
 static nt_status get_messages(const ds_chat *dc, const val *row, val **msgs, nt_err *err) {
     const val *m = val_dict_get(row, dc->field_messages);
+    *msgs = NULL;
     if (!m) return nt_err_set(err, NT_EINVAL, "no '%s' field", dc->field_messages);
     if (val_is(m, VAL_STR)) { /* a JSON string holding the list, as axolotl accepts */
         if (json_parse(m->u.str.s, m->u.str.n, msgs, err)) return nt_err_prefix(err, "'%s': ", dc->field_messages);
@@ -140,6 +141,7 @@ static nt_status get_messages(const ds_chat *dc, const val *row, val **msgs, nt_
                                   dc->field_messages, val_is(*msgs, VAL_LIST) ? "an empty " : "",
                                   val_kind_name((*msgs)->kind));
         val_unref(*msgs);
+        *msgs = NULL;
         return st;
     }
     return NT_OK;

@@ -12,6 +12,7 @@
 #define NEWT_DATA_DS_PREP_H
 
 #include "config/config.h"
+#include "data/ds_cache.h"
 #include "data/ds_chat.h"
 #include "data/ds_set.h"
 #include "tokenizer/tok.h"
@@ -34,5 +35,10 @@ nt_status ds_prepare(const cfg *c, const tok_tokenizer *t, int threads, ds_set *
                      nt_err *err);
 void ds_stats_free(ds_stats *s);
 uint64_t ds_stats_dropped(const ds_stats *s); /* sum over reasons */
+
+/* The prepared-cache key of a config: every data file's bytes, the tokenizer file, each
+ * dataset's template text, and every config key that changes the prepared sets (see
+ * docs/datasets.md). Errors name a missing file. */
+nt_status ds_prepare_key(const cfg *c, const tok_tokenizer *t, uint8_t key[DS_CACHE_KEY_LEN], nt_err *err);
 
 #endif
