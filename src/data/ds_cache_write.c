@@ -23,6 +23,7 @@ static void sink_flush(sink *k) {
 }
 
 static void sink_put(sink *k, const void *p, size_t n) {
+    if (!n) return; /* empty columns may have NULL pointers */
     k->pos += n;
     if (k->h) {
         nt_hash_update(k->h, p, n);

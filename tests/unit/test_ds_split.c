@@ -1,6 +1,8 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/ds_opts.h"
 #include "data/ds_split.h"
 #include "test.h"
 #include "py_oracle.h"
@@ -146,6 +148,29 @@ TEST(split_zero_keeps_everything_in_order) {
     ds_set_free(&all);
     ds_set_free(&tr);
     ds_set_free(&va);
+}
+
+TEST(options_from_config) {
+    cfg *c = NULL;
+    nt_err err = {0};
+    const char *y = "base_model: m\nlearning_rate: 0.001\ndatasets: [{path: d}]\n";
+    CHECK_EQ_INT(cfg_load_text(y, strlen(y), "a.yml", 0, NULL, &c, &err), NT_OK);
+    if (!c) return;
+    ds_split_opts so = ds_split_opts_from_cfg(c);
+    CHECK(so.shuffle && so.val_set_size == 0 && so.seed == 42);
+    ds_pack_opts po = ds_pack_opts_from_cfg(c);
+    CHECK(po.seq_len == 512 && po.group_size == 100000 && po.bin_size == 200 && !po.sequential);
+    cfg_free(c);
+    y = "base_model: m\nlearning_rate: 0.001\ndatasets: [{path: d}]\nseed: 7\nval_set_size: 0.05\nshuffle_merged_datasets: false\n"
+        "sequence_len: 4096\nsample_packing_bin_size: 9\nsample_packing_group_size: 1000\n"
+        "sample_packing_sequentially: true\n";
+    CHECK_EQ_INT(cfg_load_text(y, strlen(y), "b.yml", 0, NULL, &c, &err), NT_OK);
+    if (!c) return;
+    so = ds_split_opts_from_cfg(c);
+    CHECK(!so.shuffle && so.val_set_size == 0.05 && so.seed == 7);
+    po = ds_pack_opts_from_cfg(c);
+    CHECK(po.seq_len == 4096 && po.group_size == 1000 && po.bin_size == 9 && po.sequential && po.seed == 7);
+    cfg_free(c);
 }
 
 TEST_MAIN()
