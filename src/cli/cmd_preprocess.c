@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "data/ds_cache.h"
 #include "data/ds_debug.h"
+#include "data/ds_opts.h"
 #include "data/ds_pack.h"
 #include "data/ds_prep.h"
 #include "data/ds_split.h"
@@ -67,9 +68,7 @@ static nt_status build(void *ctx, ds_set *train, ds_set *valid, nt_err *err) {
     nt_status st = ds_prepare(b->c, b->t, b->threads, &all, &b->st, err);
     b->built = true;
     if (!st && !all.n) st = nt_err_set(err, NT_EINVAL, "no sample left after preprocessing (see the drops above)");
-    ds_split_opts o = {.val_set_size = cfg_get_float(b->c, "val_set_size"),
-                       .shuffle = cfg_is_set(b->c, "shuffle_merged_datasets") ? cfg_get_bool(b->c, "shuffle_merged_datasets") : true,
-                       .seed = cfg_is_set(b->c, "seed") ? (uint64_t)cfg_get_int(b->c, "seed") : 42};
+    ds_split_opts o = ds_split_opts_from_cfg(b->c);
     if (!st) st = ds_split(&all, &o, train, valid, err);
     ds_set_free(&all);
     return st;
@@ -91,11 +90,7 @@ static void print_build(const ds_stats *s) {
 
 static int packing(const cfg *c, const ds_set *train, nt_err *err) {
     if (!cfg_get_bool(c, "sample_packing")) return 0;
-    ds_pack_opts o = ds_pack_opts_default((uint32_t)(cfg_is_set(c, "sequence_len") ? cfg_get_int(c, "sequence_len") : 512));
-    if (cfg_is_set(c, "sample_packing_group_size")) o.group_size = (size_t)cfg_get_int(c, "sample_packing_group_size");
-    if (cfg_is_set(c, "sample_packing_bin_size")) o.bin_size = (uint32_t)cfg_get_int(c, "sample_packing_bin_size");
-    o.sequential = cfg_get_bool(c, "sample_packing_sequentially");
-    o.seed = cfg_is_set(c, "seed") ? (uint64_t)cfg_get_int(c, "seed") : 42;
+    ds_pack_opts o = ds_pack_opts_from_cfg(c);
     ds_pack_plan p = {0};
     if (ds_pack_plan_build(train, &o, &p, err)) { cli_error("%s", err->msg); return 1; }
     printf("packing           %zu samples in %zu bins of %u tokens: efficiency %.2f%%\n", p.nitems, p.nbins,
