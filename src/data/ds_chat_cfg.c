@@ -1,4 +1,5 @@
 /* ds_chat_init: one dataset entry's chat_template keys, resolved against the top level. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,9 @@ static nt_status resolve_eot(ds_chat *dc, const cfg *c, const val *e, const tok_
                              nt_err *err) {
     dc->eos_id = tok_special_id(t, TOK_ROLE_EOS);
     const val *list = val_dict_get(e, "eot_tokens");
-    const char *where = "datasets[].eot_tokens";
-    if (!val_is(list, VAL_LIST)) list = cfg_get(c, "eot_tokens"), where = "eot_tokens";
+    char where[64];
+    snprintf(where, sizeof where, "datasets[%u].eot_tokens", dc->index);
+    if (!val_is(list, VAL_LIST)) list = cfg_get(c, "eot_tokens"), snprintf(where, sizeof where, "eot_tokens");
     if (!val_is(list, VAL_LIST)) {
         if (dc->eos_id < 0) return NT_OK;
         dc->eot_ids = nt_xmalloc(sizeof *dc->eot_ids);

@@ -230,6 +230,9 @@ TEST(config_errors_name_the_key) {
     CHECK(r.st == NT_EINVAL);
     CHECK_CONTAINS(r.err.msg, "eot_tokens[0]: <|not_a_token|> is not a single token");
     enc_free(&r);
+    r = enc(TINY "    eot_tokens: [nope]\n", HI);
+    CHECK_CONTAINS(r.err.msg, "datasets[0].eot_tokens[0]: nope is not a single token");
+    enc_free(&r);
     r = enc("chat_template: chatml\ndatasets:\n  - path: x.jsonl\n    type: chat_template\n", HI);
     CHECK(r.st == NT_EUNSUPPORTED);
     CHECK_CONTAINS(r.err.msg, "'chatml' is not supported yet");
@@ -260,6 +263,32 @@ TEST(chatml_eot_tokens) {
 TEST(llama3_eot) {
     expect("eot_tokens: ['<|eot_id|>']\nchat_template: jinja\nchat_template_jinja: tests/templates/llama3_style.jinja\n"
            "datasets:\n  - path: x.jsonl\n    type: chat_template\n", TWO, "A1<|eot_id|>|A2<|eot_id|>", NULL);
+}
+
+TEST(tokenizer_default_template_from_the_tokenizer_folder) {
+    /* a tokenizer folder with its own chat_template.jinja: used when no template is named */
+    char *dir = nt_path_join(test_tmpdir(), "tokdefault"), *src = nt_path_join(dst_tok_dir(), "tekken.json");
+    mkdir(dir, 0755);
+    char *text = NULL, *tj = nt_path_join(dir, "tekken.json"), *cj = nt_path_join(dir, "chat_template.jinja");
+    size_t n = 0;
+    nt_err err = {0};
+    CHECK(nt_read_file(src, &text, &n, &err) == NT_OK);
+    FILE *f = fopen(tj, "wb");
+    if (f && text) fwrite(text, 1, n, f);
+    if (f) fclose(f);
+    free(text);
+    char *y = nt_xasprintf("tokenizer_config: %s\ndatasets:\n  - path: x.jsonl\n    type: chat_template\n", dir);
+    enc_result r = enc(y, HI);
+    CHECK(r.st != NT_OK); /* no template in the folder yet */
+    CHECK_CONTAINS(r.err.msg, "tokenizer_default");
+    enc_free(&r);
+    CHECK(nt_read_file("examples/tiny/chat_template.jinja", &text, &n, &err) == NT_OK);
+    f = fopen(cj, "wb");
+    if (f && text) fwrite(text, 1, n, f);
+    if (f) fclose(f);
+    free(text);
+    expect(y, HI, "Hello</s>", "<s>" SETTINGS("none") "[INST]Hi[/INST]Hello</s>");
+    free(y), free(dir), free(src), free(tj), free(cj);
 }
 
 /* ---- the release template (read from ../shared, never copied) ---- */

@@ -340,6 +340,11 @@ TEST(cli_preprocess_summary_export_debug_and_reuse) {
     CHECK_CONTAINS(o, "(reused: nothing changed)");
     free(o);
     free(cmd);
+    cmd = nt_xasprintf("%s preprocess %s --debug --debug-num-examples 1 --color 2>&1", test_newt_bin(), cp);
+    CHECK_EQ_INT(test_run(cmd, &o), 0);
+    CHECK_CONTAINS(o, "\x1b[31m<s>(-100, 1)\x1b[0m");  /* masked: red */
+    CHECK_CONTAINS(o, "\x1b[32m</s>(2, 2)\x1b[0m");    /* trained: green */
+    free(o), free(cmd);
     cmd = nt_xasprintf("%s preprocess %s --malformed_row_strategy raise 2>&1", test_newt_bin(), cp);
     CHECK_EQ_INT(test_run(cmd, &o), 1);
     CHECK_CONTAINS(o, "broken.jsonl:2: ");
