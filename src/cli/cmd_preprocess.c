@@ -84,6 +84,10 @@ static void print_build(const ds_stats *s) {
     if (ds_stats_dropped(s) > s->nnotes) printf("  (first %zu drops shown)\n", s->nnotes);
     printf("tokens            %llu (trained %llu, %.1f%%)\n", (unsigned long long)s->tokens,
            (unsigned long long)s->trained, s->tokens ? 100.0 * (double)s->trained / (double)s->tokens : 0.0);
+    if (s->unterminated)
+        printf("warning: %llu trained turns end without a trained EOS/EOT token: the template closes them with\n"
+               "  tokens that are neither eos_token nor in eot_tokens (add the turn terminator, e.g. <|im_end|>,\n"
+               "  to eot_tokens; see docs/datasets.md)\n", (unsigned long long)s->unterminated);
     printf("preprocessing     %.3f s on %d threads: %.0f conversations/s, %.0f tokens/s\n", s->seconds, s->threads,
            s->seconds > 0 ? (double)s->rows / s->seconds : 0.0, s->seconds > 0 ? (double)s->tokens / s->seconds : 0.0);
 }

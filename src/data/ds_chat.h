@@ -10,7 +10,8 @@
  *   ds_sample_free(&s); ds_chat_free(&c);
  *
  * A ds_chat is immutable after init: any number of threads may encode with it, each with its
- * own tok_scratch. */
+ * own tok_scratch. (Value refcounts are not atomic, so encoding copies what it takes from the
+ * ds_chat instead of referencing it.) */
 #ifndef NEWT_DATA_DS_CHAT_H
 #define NEWT_DATA_DS_CHAT_H
 
@@ -80,6 +81,10 @@ void ds_chat_free(ds_chat *dc);
 typedef struct {
     int32_t *ids, *labels;
     size_t n, cap;
+    /* trained turns whose terminator (the structure right after them, e.g. <|im_end|>\n) holds
+     * no EOS or eot_tokens token although train_on_eos/eot would train one: usually a missing
+     * eot_tokens entry (axolotl trains nothing there, silently) */
+    uint32_t unterminated;
 } ds_sample;
 
 void ds_sample_free(ds_sample *s);
@@ -101,9 +106,9 @@ typedef struct {
  * ds_turn per message. */
 nt_status ds_chat_conversation(const ds_chat *dc, const val *row, val **conv, ds_turn **turns,
                                size_t *nturns, nt_err *err);
-/* Labels for a render and its tokens (labels has e->n entries). */
+/* Labels for a render and its tokens (labels has e->n entries); *unterminated as in ds_sample. */
 nt_status ds_chat_labels(const ds_chat *dc, const tmpl_output *o, const val *messages,
-                         const ds_turn *turns, const tok_encoding *e, int32_t *labels, ds_drop *why,
-                         nt_err *err);
+                         const ds_turn *turns, const tok_encoding *e, int32_t *labels,
+                         uint32_t *unterminated, ds_drop *why, nt_err *err);
 
 #endif

@@ -77,7 +77,10 @@ static nt_status mark_detail(const tmpl_output *o, int32_t msg, const val *m, co
 
 typedef struct {
     size_t start, end;
-    bool eos, eot; /* may an EOS / an EOT token here be trained */
+    bool eos, eot;  /* may an EOS / an EOT token here be trained */
+    bool hit;       /* a token here was trained */
+    bool train;     /* the turn trains */
+    bool want;      /* train_on_eos/eot would train this turn's terminator */
 } term_region;
 
 static bool is_eot(const ds_chat *dc, int32_t id) {
@@ -95,8 +98,8 @@ static bool terminator_trained(const ds_chat *dc, const term_region *r, int32_t 
 }
 
 nt_status ds_chat_labels(const ds_chat *dc, const tmpl_output *o, const val *messages,
-                         const ds_turn *turns, const tok_encoding *e, int32_t *labels, ds_drop *why,
-                         nt_err *err) {
+                         const ds_turn *turns, const tok_encoding *e, int32_t *labels,
+                         uint32_t *unterminated, ds_drop *why, nt_err *err) {
     size_t nm = val_list_len(messages);
     uint8_t *bits = nt_xcalloc(o->len + 1, 1);
     term_region *regions = nt_xcalloc(nm + 1, sizeof *regions);
@@ -120,28 +123,34 @@ nt_status ds_chat_labels(const ds_chat *dc, const tmpl_output *o, const val *mes
             memset(bits + s, 1, end - s);
         }
         size_t tend = terminator_end(o, (int32_t)i, end);
-        if (tend > end) regions[nreg++] = (term_region){end, tend, turns[i].train, turns[i].train};
+        if (tend > end) regions[nreg++] = (term_region){.start = end, .end = tend, .train = turns[i].train};
     }
     for (size_t r = 0; r < nreg; r++) {
-        bool train = regions[r].eos, last = r + 1 == nreg;
+        bool train = regions[r].train, last = r + 1 == nreg;
         regions[r].eos = mode_trains(dc->eos_mode, train, last);
         regions[r].eot = mode_trains(dc->eot_mode, train, last);
+        regions[r].want = regions[r].eos || regions[r].eot;
     }
     for (size_t j = 0; j < e->n && !st; j++) {
         size_t a = e->offsets[j][0], b = e->offsets[j][1], k = a;
         while (k < b && bits[k]) k++;
         bool trained = b > a && k == b;
         for (size_t r = 0; r < nreg && !trained; r++)
-            trained = a >= regions[r].start && b <= regions[r].end && b > a &&
-                      terminator_trained(dc, &regions[r], e->ids[j]);
+            if (a >= regions[r].start && b <= regions[r].end && b > a &&
+                terminator_trained(dc, &regions[r], e->ids[j]))
+                trained = regions[r].hit = true;
         labels[j] = trained ? e->ids[j] : DS_IGNORE_INDEX;
     }
+    /* a trained turn whose modes would train its terminator, but nothing there was trained */
+    *unterminated = 0;
+    for (size_t r = 0; r < nreg; r++) *unterminated += regions[r].train && regions[r].want && !regions[r].hit;
     free(bits);
     free(regions);
     return st;
 }
 
-static void sample_put(ds_sample *out, const tok_encoding *e, int32_t *labels) {
+static void sample_put(ds_sample *out, const tok_encoding *e, int32_t *labels, uint32_t unterminated) {
+    out->unterminated = unterminated;
     if (out->cap < e->n) {
         out->cap = e->n;
         out->ids = nt_xrealloc(out->ids, out->cap * sizeof *out->ids);
@@ -156,7 +165,9 @@ static nt_status render_tokens(const ds_chat *dc, const val *conv, tok_scratch *
                                tmpl_output *o, tok_encoding *e, ds_drop *why, nt_err *err) {
     val *ctx = NULL;
     *why = DS_DROP_ROW;
-    nt_status st = tmpl_context(conv, dc->special, &ctx, err);
+    val *special = val_copy(dc->special); /* tmpl_context references it; dc is shared */
+    nt_status st = tmpl_context(conv, special, &ctx, err);
+    val_unref(special);
     if (st) return st;
     *why = DS_DROP_TEMPLATE;
     st = tmpl_render(dc->tmpl, ctx, NULL, o, err);
@@ -179,8 +190,9 @@ nt_status ds_chat_encode(const ds_chat *dc, const val *row, tok_scratch *scratch
     st = render_tokens(dc, conv, scratch, &o, &e, why, err);
     if (!st) {
         int32_t *labels = nt_xmalloc((e.n + 1) * sizeof *labels);
-        st = ds_chat_labels(dc, &o, val_dict_get(conv, "messages"), turns, &e, labels, why, err);
-        if (!st) sample_put(out, &e, labels);
+        uint32_t unterm = 0;
+        st = ds_chat_labels(dc, &o, val_dict_get(conv, "messages"), turns, &e, labels, &unterm, why, err);
+        if (!st) sample_put(out, &e, labels, unterm);
         free(labels);
     }
     tok_encoding_free(&e);

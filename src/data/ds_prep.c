@@ -73,6 +73,7 @@ static bool apply_lengths(const len_rules *lr, ds_sample *s, chunk_out *co, cons
     }
     co->st.trained += trained;
     co->st.tokens += s->n;
+    co->st.unterminated += s->unterminated;
     return true;
 }
 
@@ -122,6 +123,7 @@ static void merge(ds_set *out, ds_stats *st, chunk_out *co) {
     st->truncated += co->st.truncated;
     st->tokens += co->st.tokens;
     st->trained += co->st.trained;
+    st->unterminated += co->st.unterminated;
     for (int d = 0; d < DS_DROP_COUNT; d++) st->dropped[d] += co->st.dropped[d];
     for (size_t i = 0; i < co->st.nnotes; i++) {
         if (st->nnotes < DS_MAX_NOTES) {

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t kept, truncated;        /* samples produced; of which truncated to sequence_len */
     uint64_t dropped[DS_DROP_COUNT]; /* rows dropped, by reason */
     uint64_t tokens, trained;        /* in kept samples */
+    uint64_t unterminated;           /* trained turns without a trained terminator (ds_sample) */
     double seconds;
     int threads;
     char **notes;                    /* "data/x.jsonl:12: message 1: unknown role 'bot'" */

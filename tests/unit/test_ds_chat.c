@@ -14,6 +14,7 @@ typedef struct {
     nt_status st;
     ds_drop why;
     char *trained, *masked, *text;
+    uint32_t unterminated;
     nt_err err;
 } enc_result;
 
@@ -32,6 +33,7 @@ static enc_result enc(const char *yaml, const char *row_json) {
         if (!r.st) {
             r.trained = dst_runs(t, s.ids, s.labels, s.n, true);
             r.masked = dst_runs(t, s.ids, s.labels, s.n, false);
+            r.unterminated = s.unterminated;
             nt_buf b = {0};
             dst_decode(t, s.ids, s.n, &b);
             nt_buf_putc(&b, '\0');
@@ -258,6 +260,23 @@ TEST(chatml_eot_tokens) {
     expect("eot_tokens: ['<|im_end|>']\n" CHATML "    train_on_eot: all\n    train_on_eos: none\n", HI,
            "<|im_end|>|Hello<|im_end|>", NULL);
     expect("eot_tokens: ['<|im_end|>']\n" CHATML "    train_on_eot: none\n", HI, "Hello", NULL);
+}
+
+TEST(unterminated_turns_are_counted) {
+    /* ChatML closes turns with <|im_end|>; with the default eot_tokens ([</s>]) nothing there
+     * trains, which the sample reports (axolotl trains nothing there, silently) */
+    enc_result r = enc(CHATML, TWO);
+    CHECK_EQ_INT(r.unterminated, 2);
+    enc_free(&r);
+    r = enc("eot_tokens: ['<|im_end|>']\n" CHATML, TWO);
+    CHECK_EQ_INT(r.unterminated, 0);
+    enc_free(&r);
+    r = enc(CHATML "    train_on_eos: none\n", TWO); /* nothing asked for: nothing missing */
+    CHECK_EQ_INT(r.unterminated, 0);
+    enc_free(&r);
+    r = enc(TINY, TWO);
+    CHECK_EQ_INT(r.unterminated, 0);
+    enc_free(&r);
 }
 
 TEST(llama3_eot) {
