@@ -152,21 +152,6 @@ static cfg *make_cfg(const bench_opts *o, const char *jsonl) {
     return c;
 }
 
-/* The cache key over the data file, tokenizer file, template and the config (the pipeline's
- * own key function lands with it; this one feeds the same kinds of input). */
-static nt_status bench_key(const cfg *c, const tok_tokenizer *t, const bench_opts *o, const char *jsonl,
-                           uint8_t *key, nt_err *err) {
-    ds_cache_key k;
-    ds_cache_key_init(&k);
-    nt_status st = ds_cache_key_file(&k, "data", jsonl, err);
-    if (!st) st = ds_cache_key_file(&k, "tokenizer", tok_source(t), err);
-    if (!st && o->tmpl) st = ds_cache_key_file(&k, "template", o->tmpl, err);
-    if (st) return st;
-    ds_cache_key_config(&k, c->values);
-    ds_cache_key_final(&k, key);
-    return NT_OK;
-}
-
 static int fail(const nt_err *err) {
     fprintf(stderr, "preprocess_bench: %s\n", err->msg);
     return 1;
@@ -231,7 +216,7 @@ int main(int argc, char **argv) {
     if (o.tokenizer) {
         if (tok_load(o.tokenizer, &t, &err)) return fail(&err);
         double k0 = now();
-        if (bench_key(c, t, &o, jsonl, key, &err)) return fail(&err);
+        if (ds_prepare_key(c, t, key, &err)) return fail(&err);
         double k1 = now();
         printf("cache key (hash all inputs) %8.3f s\n", k1 - k0);
         ds_stats st = {0};
