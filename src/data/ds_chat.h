@@ -10,8 +10,7 @@
  *   ds_sample_free(&s); ds_chat_free(&c);
  *
  * A ds_chat is immutable after init: any number of threads may encode with it, each with its
- * own tok_scratch. (Value refcounts are not atomic, so encoding copies what it takes from the
- * ds_chat instead of referencing it.) */
+ * own tok_scratch (rows reference the ds_chat's values; value refcounts are atomic). */
 #ifndef NEWT_DATA_DS_CHAT_H
 #define NEWT_DATA_DS_CHAT_H
 

@@ -121,8 +121,7 @@ static nt_status map_message(const ds_chat *dc, const val *m, size_t i, val **ou
     else
         st = turn_flags(dc, nm, target->u.str.s, i, t, err); /* nm keeps detail alive */
     if (st) { val_unref(nm); return st; }
-    /* copies, never references: dc is shared by all threads and refcounts are not atomic */
-    val_dict_set(nm, "role", val_strn(target->u.str.s, target->u.str.n));
+    val_dict_set(nm, "role", val_ref((val *)target));
     apply_thinking(dc, nm);
     *out = nm;
     return NT_OK;
@@ -201,7 +200,7 @@ nt_status ds_chat_conversation(const ds_chat *dc, const val *row, val **conv, ds
     if (tools) val_dict_set(c, "tools", tools);
     for (size_t i = 0; i < val_dict_len(dc->kwargs); i++) {
         const val_entry *en = val_dict_entry(dc->kwargs, i);
-        val_dict_set(c, en->key->u.str.s, val_copy(en->value)); /* a copy: dc is shared */
+        val_dict_set(c, en->key->u.str.s, val_ref(en->value));
     }
     *conv = c;
     *turns = t;

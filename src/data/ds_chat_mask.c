@@ -165,9 +165,7 @@ static nt_status render_tokens(const ds_chat *dc, const val *conv, tok_scratch *
                                tmpl_output *o, tok_encoding *e, ds_drop *why, nt_err *err) {
     val *ctx = NULL;
     *why = DS_DROP_ROW;
-    val *special = val_copy(dc->special); /* tmpl_context references it; dc is shared */
-    nt_status st = tmpl_context(conv, special, &ctx, err);
-    val_unref(special);
+    nt_status st = tmpl_context(conv, dc->special, &ctx, err);
     if (st) return st;
     *why = DS_DROP_TEMPLATE;
     st = tmpl_render(dc->tmpl, ctx, NULL, o, err);
