@@ -13,6 +13,7 @@ int cli_cmd_init_model(int argc, char **argv);
 int cli_cmd_probe(int argc, char **argv);
 int cli_cmd_render(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
+int cli_cmd_preprocess(int argc, char **argv);
 int cli_cmd_tokenizer_convert(int argc, char **argv);
 
 /* Prints "newt: <msg>" to stderr. */

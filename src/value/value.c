@@ -44,8 +44,12 @@ val *val_str_take(char *s, size_t n) {
 val *val_list(void) { return alloc_val(VAL_LIST); }
 val *val_dict(void) { return alloc_val(VAL_DICT); }
 
+/* Atomic counts: worker threads (the dataset pipeline) share read-only values such as
+ * config-derived dicts and take references to them concurrently; a plain ++/-- loses counts
+ * and frees a value another thread still holds. Relaxed to add, acquire-release to drop
+ * (the last holder must see every other holder's writes before freeing). */
 val *val_ref(val *v) {
-    if (v && v->refs >= 0) v->refs++;
+    if (v && v->refs >= 0) __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
     return v;
 }
 
@@ -70,7 +74,7 @@ static void free_contents(val *v) {
 
 void val_unref(val *v) {
     if (!v || v->refs < 0) return;
-    if (--v->refs > 0) return;
+    if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     free_contents(v);
     free(v);
 }
