@@ -169,7 +169,7 @@ nt_status m4_backward(m4_model *m, nt_err *err) {
                    m->rstd_final, N, D);
     for (int64_t l = m->cfg.num_layers - 1; l >= 0; l--)
         if (layer_bwd(m, l, dx, dh, err)) return err ? err->code : NT_ENOMEM;
-    kn_embed_bwd(m->g.embed, dx, m->ids, N, D);
+    if (m->g.embed) kn_embed_bwd(m->g.embed, dx, m->ids, N, D); /* NULL: frozen */
     m->have_grad = false;
     return NT_OK;
 }

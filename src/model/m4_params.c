@@ -63,12 +63,12 @@ static float **layer_field(m4_layer_params *L, const char *s) {
     return NULL;
 }
 
-void m4_point_params(const m4_model *m, float *base, m4_params *p) {
+void m4_point_params(const m4_model *m, float *base, const size_t *offs, m4_params *p) {
     memset(p->layers, 0, (size_t)m->cfg.num_layers * sizeof *p->layers);
     p->embed = p->norm = p->lm_head = NULL;
     for (size_t i = 0; i < m->n_info; i++) {
         const char *n = m->info[i].name;
-        float *ptr = base + m->info[i].offset;
+        float *ptr = base && offs[i] != SIZE_MAX ? base + offs[i] : NULL;
         long l;
         int used = 0;
         if (!strcmp(n, "model.embed_tokens.weight")) p->embed = ptr;
@@ -79,5 +79,25 @@ void m4_point_params(const m4_model *m, float *base, m4_params *p) {
             if (f) *f = ptr;
         }
     }
-    if (!p->lm_head) p->lm_head = p->embed; /* tied */
+    if (m4_model_find_param(m, "lm_head.weight") < 0) p->lm_head = p->embed; /* tied */
+}
+
+void m4_index_layers(m4_model *m) {
+    size_t nf = M4_LAYER_FIELDS;
+    m->lidx = nt_xmalloc((size_t)m->cfg.num_layers * nf * sizeof *m->lidx);
+    for (size_t j = 0; j < (size_t)m->cfg.num_layers * nf; j++) m->lidx[j] = -1;
+    m4_layer_params probe;
+    for (size_t i = 0; i < m->n_info; i++) {
+        long l;
+        int used = 0;
+        if (sscanf(m->info[i].name, "model.layers.%ld.%n", &l, &used) != 1 || used == 0) continue;
+        float **f = layer_field(&probe, m->info[i].name + used);
+        if (f) m->lidx[(size_t)l * nf + (size_t)(f - (float **)&probe)] = (int32_t)i;
+    }
+}
+
+int64_t m4_model_find_param(const m4_model *m, const char *name) {
+    for (size_t i = 0; i < m->n_info; i++)
+        if (!strcmp(m->info[i].name, name)) return (int64_t)i;
+    return -1;
 }
