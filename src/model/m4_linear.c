@@ -37,8 +37,9 @@ static void dequant_rows(const m4_store *s, int64_t K, int64_t row0, int64_t n, 
     }
 }
 
-static int64_t tile_rows(int64_t N, int64_t K) {
-    int64_t t = K > 0 ? TILE_FLOATS / K : N;
+static int64_t tile_rows(const m4_model *m, int64_t N, int64_t K) {
+    int64_t budget = m->tile_floats > 0 ? m->tile_floats : TILE_FLOATS;
+    int64_t t = K > 0 ? budget / K : N;
     return t < 1 ? 1 : t > N ? N : t;
 }
 
@@ -50,7 +51,7 @@ void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx,
     }
     if (M <= 0 || N <= 0) return;
     nt_arena_pos pos = nt_arena_mark(&m->scratch);
-    int64_t nt = tile_rows(N, K);
+    int64_t nt = tile_rows(m, N, K);
     float *tile = m4_scratch(m, nt * K, false);
     for (int64_t n0 = 0; n0 < N; n0 += nt) {
         int64_t nb = N - n0 < nt ? N - n0 : nt;
@@ -69,7 +70,7 @@ void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy
     }
     if (!dx || M <= 0 || N <= 0) return; /* compact means frozen: dw is always NULL here */
     nt_arena_pos pos = nt_arena_mark(&m->scratch);
-    int64_t nt = tile_rows(N, K);
+    int64_t nt = tile_rows(m, N, K);
     float *tile = m4_scratch(m, nt * K, false);
     for (int64_t n0 = 0; n0 < N; n0 += nt) {
         int64_t nb = N - n0 < nt ? N - n0 : nt;
