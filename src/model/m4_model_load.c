@@ -8,13 +8,31 @@
 
 /* Table names are the text layout ("model.layers.0...", "lm_head.weight"); m4_load asks for
  * the canonical name without the "model." prefix. */
+/* bf16 and plain NF4 come straight from m4_load_stored (bf16 converted in chunks); NF4 with
+ * double quant from one f32 copy of the tensor (bnb quantizes the whole flattened tensor). */
 static nt_status load_compact(m4_model *m, const m4_weights *w, size_t i, const char *canon,
                               nt_err *err) {
     const m4_param_info *p = &m->info[i];
-    float *tmp = malloc((size_t)p->numel * sizeof(float) + 1); /* one tensor at a time */
+    m4_store *s = &m->store[i];
+    if (s->dtype == TN_BF16 || !m->pol[i].double_quant) {
+        m4_stored st;
+        if (m4_load_stored(w, canon, s->dtype, &st, err)) return err ? err->code : NT_EINVAL;
+        if ((int64_t)st.numel != p->numel) {
+            m4_stored_free(&st);
+            return nt_err_set(err, NT_EINVAL, "tensor '%s': %zu elements, the model expects %lld", canon,
+                              st.numel, (long long)p->numel);
+        }
+        tn_dtype dt = s->dtype;
+        m4_store_free(s);
+        s->dtype = dt;
+        if (dt == TN_BF16) s->bf16 = st.data; /* ownership moves to the model */
+        else s->nf4 = st.nf4;
+        return NT_OK;
+    }
+    float *tmp = malloc((size_t)p->numel * sizeof(float) + 1);
     if (!tmp) return nt_err_set(err, NT_ENOMEM, "tensor '%s': out of memory", canon);
     nt_status st = m4_load_f32(w, canon, tmp, (size_t)p->numel, err);
-    if (!st) st = m4_store_make(&m->store[i], p, m->store[i].dtype, m->pol[i].double_quant, tmp, err);
+    if (!st) st = m4_store_make(s, p, s->dtype, true, tmp, err);
     free(tmp);
     return st;
 }

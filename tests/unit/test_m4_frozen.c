@@ -29,7 +29,8 @@ typedef struct {
 static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 static float unif(uint32_t *s) { return (float)(lcg(s) >> 8) * 0x1p-24f * 2.0f - 1.0f; }
 
-static int make_setup(setup *s) {
+/* variant 1: no query compression (q_proj) and 2 shared experts. */
+static int make_setup_v(setup *s, int variant) {
     nt_err err = {0};
     m4_weights *w = NULL;
     if (m4_weights_open(TINY, &w, &err)) return fprintf(stderr, "  %s\n", err.msg), 1;
@@ -39,6 +40,10 @@ static int make_setup(setup *s) {
     s->cfg.moe_intermediate_size = 10;
     s->cfg.intermediate_size = 50;
     s->cfg.first_k_dense_replace = 1; /* layer 0 dense, layer 1 MoE */
+    if (variant == 1) {
+        s->cfg.q_lora_rank = 0;
+        s->cfg.n_shared_experts = 2;
+    }
     uint32_t st = 7;
     for (int i = 0; i < B_ * T_; i++) {
         s->ids[i] = (int32_t)(lcg(&st) % (uint32_t)s->cfg.vocab_size);
@@ -47,6 +52,8 @@ static int make_setup(setup *s) {
     s->b = (m4_batch){B_, T_, s->ids, s->labels, NULL, NULL};
     return 0;
 }
+
+static int make_setup(setup *s) { return make_setup_v(s, 0); }
 
 /* Deterministic values: norms near 1, matrices uniform ±0.15 (±0.5 for the embedding). */
 static m4_model *make_model(const setup *s, nt_err *err) {
@@ -115,10 +122,10 @@ static double rel(const float *a, const float *b, int64_t n) {
 }
 
 /* Compact model vs the f32 model on the effective weights, same tensors frozen. */
-static void check_storage(tn_dtype dt, bool dq, bool ckpt) {
+static void check_storage(tn_dtype dt, bool dq, bool ckpt, int variant) {
     setup s;
     nt_err err = {0};
-    CHECK(make_setup(&s) == 0);
+    CHECK(make_setup_v(&s, variant) == 0);
     m4_model *a = make_model(&s, &err), *ref = make_model(&s, &err);
     CHECK(a && ref);
     m4_options o = {.checkpointing = ckpt};
@@ -147,17 +154,23 @@ static void check_storage(tn_dtype dt, bool dq, bool ckpt) {
         CHECK_MSG(e <= 1e-6, "%s: %.3g", p->name, e);
         worst = fmax(worst, e);
     }
-    printf("  %s%s%s: loss %.3g, logits %.3g, worst trainable grad %.3g (relative)\n", tn_dtype_name(dt),
-           dq ? " double-quant" : "", ckpt ? " checkpointing" : "", fabs(ra.loss.loss - rr.loss.loss) / rr.loss.loss, el, worst);
+    printf("  %s%s%s%s: loss %.3g, logits %.3g, worst trainable grad %.3g (relative)\n", tn_dtype_name(dt),
+           dq ? " double-quant" : "", ckpt ? " checkpointing" : "", variant ? " (q_proj, 2 shared)" : "", fabs(ra.loss.loss - rr.loss.loss) / rr.loss.loss, el, worst);
     free(ra.logits);
     free(rr.logits);
     m4_model_free(a);
     m4_model_free(ref);
 }
 
-TEST(bf16_frozen_weights_match_f32_on_rounded_weights) { check_storage(TN_BF16, false, false); }
-TEST(nf4_frozen_weights_match_f32_on_dequantized_weights) { check_storage(TN_NF4, false, false); }
-TEST(nf4_double_quant_with_checkpointing) { check_storage(TN_NF4, true, true); }
+TEST(bf16_frozen_weights_match_f32_on_rounded_weights) {
+    check_storage(TN_BF16, false, false, 0);
+    check_storage(TN_BF16, false, false, 1);
+}
+TEST(nf4_frozen_weights_match_f32_on_dequantized_weights) {
+    check_storage(TN_NF4, false, false, 0);
+    check_storage(TN_NF4, false, false, 1);
+}
+TEST(nf4_double_quant_with_checkpointing) { check_storage(TN_NF4, true, true, 0); }
 
 /* Freezing other tensors leaves the trainable ones' gradients bit-identical: the backward
  * still computes every dX; it only skips the frozen weights' dW GEMMs. */
@@ -281,19 +294,18 @@ TEST(policy_errors_name_the_tensor_and_change_nothing) {
     m4_model_free(m);
 }
 
-/* m4_model_load into compact storage (each tensor converted as it is read) equals loading f32
- * and applying the policy afterwards, bit for bit. */
-TEST(load_into_compact_storage_equals_converting_after_load) {
+/* m4_model_load into compact storage (each tensor converted as it is read: bf16 and NF4 through
+ * m4_load_stored, NF4 double quant from an f32 copy) equals loading f32 and applying the
+ * policy afterwards, bit for bit. */
+static void check_load(m4_weights *w, tn_dtype dt, bool dq) {
     nt_err err = {0};
-    m4_weights *w = NULL;
-    CHECK_EQ_INT(m4_weights_open(TINY, &w, &err), NT_OK);
     const m4_text_config *c = &m4_weights_config(w)->text;
     m4_model *a = NULL, *b = NULL;
     CHECK(m4_model_new(c, NULL, &a, &err) == NT_OK && m4_model_new(c, NULL, &b, &err) == NT_OK);
-    CHECK_EQ_INT(m4_model_freeze_base(a, TN_NF4, true, &err), NT_OK);
+    CHECK_EQ_INT(m4_model_freeze_base(a, dt, dq, &err), NT_OK);
     CHECK_EQ_INT(m4_model_load(a, w, &err), NT_OK);
     CHECK_EQ_INT(m4_model_load(b, w, &err), NT_OK);
-    CHECK_EQ_INT(m4_model_freeze_base(b, TN_NF4, true, &err), NT_OK);
+    CHECK_EQ_INT(m4_model_freeze_base(b, dt, dq, &err), NT_OK);
     int32_t ids[20];
     for (int i = 0; i < 20; i++) ids[i] = (i * 37 + 5) % (int)c->vocab_size;
     m4_batch bt = {1, 20, ids, ids, NULL, NULL};
@@ -301,15 +313,30 @@ TEST(load_into_compact_storage_equals_converting_after_load) {
     CHECK(m4_forward(a, &bt, true, NULL, &la, &err) == NT_OK && m4_backward(a, &err) == NT_OK);
     CHECK(m4_forward(b, &bt, true, NULL, &lb, &err) == NT_OK && m4_backward(b, &err) == NT_OK);
     CHECK(la.loss == lb.loss && la.count == 19);
+    size_t ncompact = 0;
     for (size_t i = 0; i < m4_model_num_params(a); i++) {
         const m4_store *sa = &a->store[i], *sb = &b->store[i];
+        size_t n = (size_t)m4_model_param(a, i)->numel;
         CHECK(sa->dtype == sb->dtype);
-        if (sa->dtype == TN_NF4)
-            CHECK(sa->nf4.double_quant && memcmp(sa->nf4.packed, sb->nf4.packed, (sa->nf4.n + 1) / 2) == 0 &&
-                  memcmp(sa->nf4.absmax_q, sb->nf4.absmax_q, sa->nf4.nblocks) == 0);
+        ncompact += sa->dtype != TN_F32;
+        if (sa->dtype == TN_BF16) CHECK(memcmp(sa->bf16, sb->bf16, 2 * n) == 0);
+        if (sa->dtype != TN_NF4) continue;
+        CHECK(sa->nf4.double_quant == dq && memcmp(sa->nf4.packed, sb->nf4.packed, (n + 1) / 2) == 0);
+        CHECK(dq ? memcmp(sa->nf4.absmax_q, sb->nf4.absmax_q, sa->nf4.nblocks) == 0
+                 : memcmp(sa->nf4.absmax, sb->nf4.absmax, 4 * sa->nf4.nblocks) == 0);
     }
+    CHECK(ncompact > 10);
     m4_model_free(a);
     m4_model_free(b);
+}
+
+TEST(load_into_compact_storage_equals_converting_after_load) {
+    nt_err err = {0};
+    m4_weights *w = NULL;
+    CHECK_EQ_INT(m4_weights_open(TINY, &w, &err), NT_OK);
+    check_load(w, TN_BF16, false);
+    check_load(w, TN_NF4, false);
+    check_load(w, TN_NF4, true);
     m4_weights_close(w);
 }
 
