@@ -2,6 +2,8 @@
  * layouts, F32/BF16/F16/F8_E4M3+scale converted exactly to f32). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "model/m4_internal.h"
 #include "model/m4_load.h"
@@ -37,6 +39,19 @@ static nt_status load_compact(m4_model *m, const m4_weights *w, size_t i, const 
     return st;
 }
 
+/* Drops the checkpoint pages of a tensor once it is converted: they are clean read-only file
+ * pages, so this only lowers the resident set (a later read faults them in again). Without it
+ * the peak RSS counts the whole mapped checkpoint on top of the model. Best effort. */
+static void release_pages(const m4_weights *w, const char *canon) {
+    const st_tensor *t = m4_weights_find(w, canon, NULL);
+    long page = sysconf(_SC_PAGESIZE);
+    if (!t || !t->data || page <= 0) return;
+    uintptr_t a = (uintptr_t)t->data, e = a + (uintptr_t)t->nbytes;
+    a = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    e &= ~((uintptr_t)page - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 nt_status m4_model_load(m4_model *m, const m4_weights *w, nt_err *err) {
     for (size_t i = 0; i < m->n_info; i++) {
         const m4_param_info *p = &m->info[i];
@@ -45,6 +60,7 @@ nt_status m4_model_load(m4_model *m, const m4_weights *w, nt_err *err) {
                            ? load_compact(m, w, i, canon, err)
                            : m4_load_f32(w, canon, m->params + m->poff[i], (size_t)p->numel, err);
         if (st) return st;
+        release_pages(w, canon);
     }
     return NT_OK;
 }
