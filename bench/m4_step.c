@@ -1,6 +1,7 @@
 /* Forward + backward throughput and peak RSS of the model on random tokens:
  *   build/release/bench/m4_step MODEL_DIR [--mode full|lora] [--storage f32|bf16|nf4|nf4dq]
  *                                         [--seq T] [--steps N] [--warmup N] [--ckpt]
+ *                                         [--chunk ROWS (lm_head + loss rows per chunk)]
  * full: every parameter trainable (all gradients). lora: every parameter frozen — the LoRA
  * base without adapters (none exist yet): the backward computes every dX and no weight
  * gradient; --storage picks how the frozen linear weights are kept. Neither mode runs an
@@ -29,7 +30,7 @@ static int cmp(const void *a, const void *b) {
 
 typedef struct {
     const char *dir, *mode, *storage;
-    int64_t T;
+    int64_t T, chunk;
     int steps, warmup;
     bool ckpt;
 } args;
@@ -42,6 +43,7 @@ static int parse(int argc, char **argv, args *a) {
         else if (!strcmp(s, "--mode") && v) a->mode = argv[++i];
         else if (!strcmp(s, "--storage") && v) a->storage = argv[++i];
         else if (!strcmp(s, "--seq") && v) a->T = atoll(argv[++i]);
+        else if (!strcmp(s, "--chunk") && v) a->chunk = atoll(argv[++i]);
         else if (!strcmp(s, "--steps") && v) a->steps = atoi(argv[++i]);
         else if (!strcmp(s, "--warmup") && v) a->warmup = atoi(argv[++i]);
         else if (s[0] != '-' && !a->dir) a->dir = s;
@@ -86,8 +88,8 @@ int main(int argc, char **argv) {
     args a;
     if (parse(argc, argv, &a))
         return fprintf(stderr, "usage: m4_step MODEL_DIR [--mode full|lora] [--storage f32|bf16|nf4|nf4dq (lora)] "
-                               "[--seq T] [--steps N] [--warmup N] [--ckpt]\n"), 2;
-    m4_options opt = {.checkpointing = a.ckpt};
+                               "[--seq T] [--steps N] [--warmup N] [--ckpt] [--chunk ROWS]\n"), 2;
+    m4_options opt = {.checkpointing = a.ckpt, .xent_chunk = a.chunk};
     nt_threads_init(0);
     nt_err err = {0};
     m4_weights *w = NULL;

@@ -59,9 +59,17 @@ static void setup_rope(m4_model *m) {
     m->rope_attention_factor = (float)yarn_attention_factor(&c->rope);
 }
 
+/* lm_head + loss rows per chunk: a 32 MiB logits block (256 rows at vocab 32768, 64 at the
+ * release's 131072), clamped to 64..1024 rows. Larger chunks mean larger, more efficient GEMMs
+ * (about 10 % less CPU per step on the benchmark model at 256 rows than at 64). */
+static int64_t default_xent_chunk(int64_t V) {
+    int64_t rows = V > 0 ? ((int64_t)32 << 20) / (V * (int64_t)sizeof(float)) : 64;
+    return rows < 64 ? 64 : rows > 1024 ? 1024 : rows;
+}
+
 void m4_model_set_options(m4_model *m, const m4_options *opt) {
     if (opt) m->opt = *opt;
-    if (m->opt.xent_chunk <= 0) m->opt.xent_chunk = 64;
+    if (m->opt.xent_chunk <= 0) m->opt.xent_chunk = default_xent_chunk(m->cfg.vocab_size);
     double s = m->opt.softmax_scale > 0 ? m->opt.softmax_scale : hf_softmax_scale(&m->cfg);
     m->softmax_scale = (float)s;
 }

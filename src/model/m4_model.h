@@ -61,7 +61,7 @@ typedef struct {
     bool checkpointing;   /* keep only each layer's input; recompute the layer in backward */
     bool loss_sum;        /* loss = sum over trained tokens (and grads of the sum), not mean */
     double softmax_scale; /* 0: transformers' rule (qk_head_dim^-½ · mscale² if mscale_all_dim) */
-    int64_t xent_chunk;   /* token rows per lm_head chunk (0: 64) */
+    int64_t xent_chunk;   /* token rows per lm_head chunk (0: a 32 MiB block, 64..1024 rows) */
 } m4_options;
 
 typedef struct m4_model m4_model;
