@@ -130,6 +130,7 @@ static void check_storage(tn_dtype dt, bool dq, bool ckpt, int variant) {
     CHECK(a && ref);
     m4_options o = {.checkpointing = ckpt};
     m4_model_set_options(a, &o);
+    m4_model_set_options(ref, &o);
     size_t n = m4_model_num_params(a), nlin = 0;
     for (size_t i = 0; i < n; i++)
         if (m4_model_is_linear_weight(ref, i)) effective_weights(ref, i, dt, dq), nlin++;
@@ -140,6 +141,11 @@ static void check_storage(tn_dtype dt, bool dq, bool ckpt, int variant) {
     CHECK_EQ_INT(step(a, &s, &ra, &err), NT_OK);
     CHECK_EQ_INT(step(ref, &s, &rr, &err), NT_OK);
     CHECK(rr.loss.count == ra.loss.count && rr.loss.count > 0);
+    /* Never the whole f32 matrix: the compact model's scratch exceeds the f32 model's by one
+     * dequantization tile at most (3·64 floats), far below its largest matrix (the fused
+     * gate_up, 8·20·40 floats). */
+    CHECK_MSG(a->scratch.high_water <= ref->scratch.high_water + 3 * 64 * sizeof(float) + NT_ARENA_ALIGN,
+              "%zu vs %zu", a->scratch.high_water, ref->scratch.high_water);
     CHECK_MSG(fabs(ra.loss.loss - rr.loss.loss) <= 1e-6 * fabs(rr.loss.loss), "%.9g vs %.9g", ra.loss.loss, rr.loss.loss);
     double el = rel(ra.logits, rr.logits, B_ * T_ * s.cfg.vocab_size);
     CHECK_MSG(el <= 1e-6, "logits %.3g", el);
