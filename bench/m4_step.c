@@ -1,8 +1,16 @@
-/* Forward + backward throughput of the model on random tokens:
- *   build/release/bench/m4_step MODEL_DIR [T=512] [steps=5] [checkpointing=0]
- * Prints each step's time and the median tokens/s (full gradients, no optimizer). */
+/* Forward + backward throughput and peak RSS of the model on random tokens:
+ *   build/release/bench/m4_step MODEL_DIR [--mode full|lora] [--storage f32|bf16|nf4|nf4dq]
+ *                                         [--seq T] [--steps N] [--warmup N] [--ckpt]
+ *                                         [--chunk ROWS (lm_head + loss rows per chunk)]
+ * full: every parameter trainable (all gradients). lora: every parameter frozen — the LoRA
+ * base without adapters (none exist yet): the backward computes every dX and no weight
+ * gradient; --storage picks how the frozen linear weights are kept. Neither mode runs an
+ * optimizer. Each timed step is zero_grads + forward (with loss) + backward.
+ * Prints one line "newt mode=... tokens/s=... maxrss=... MiB" (bench/model.sh parses it). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/threads.h"
@@ -20,37 +28,101 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+typedef struct {
+    const char *dir, *mode, *storage;
+    int64_t T, chunk;
+    int steps, warmup;
+    bool ckpt;
+} args;
+
+static int parse(int argc, char **argv, args *a) {
+    *a = (args){.mode = "full", .storage = "f32", .T = 512, .steps = 5, .warmup = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "--ckpt")) a->ckpt = true;
+        else if (!strcmp(s, "--mode") && v) a->mode = argv[++i];
+        else if (!strcmp(s, "--storage") && v) a->storage = argv[++i];
+        else if (!strcmp(s, "--seq") && v) a->T = atoll(argv[++i]);
+        else if (!strcmp(s, "--chunk") && v) a->chunk = atoll(argv[++i]);
+        else if (!strcmp(s, "--steps") && v) a->steps = atoi(argv[++i]);
+        else if (!strcmp(s, "--warmup") && v) a->warmup = atoi(argv[++i]);
+        else if (s[0] != '-' && !a->dir) a->dir = s;
+        else return 1;
+    }
+    bool lora = !strcmp(a->mode, "lora");
+    if (!a->dir || a->T < 2 || a->steps < 1 || a->warmup < 0 || (!lora && strcmp(a->mode, "full")) ||
+        (strcmp(a->storage, "f32") && (!lora || (strcmp(a->storage, "bf16") && strcmp(a->storage, "nf4") && strcmp(a->storage, "nf4dq")))))
+        return 1;
+    return 0;
+}
+
+/* lora: freeze everything, linear weights stored as asked (before loading, so compact
+ * tensors are converted as they are read). */
+static nt_status setup(m4_model *m, const args *a, nt_err *err) {
+    if (strcmp(a->mode, "lora")) return NT_OK;
+    tn_dtype dt = !strcmp(a->storage, "bf16") ? TN_BF16 : !strncmp(a->storage, "nf4", 3) ? TN_NF4 : TN_F32;
+    return m4_model_freeze_base(m, dt, !strcmp(a->storage, "nf4dq"), err);
+}
+
+/* Resident set now (after the steps, checkpoint unmapped), MiB; the peak also counts the
+ * mmapped checkpoint pages touched while loading. */
+static double rss_now_mib(void) {
+    long pages = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+    return (double)res * 4096 / 1048576.0;
+}
+
+static void print_report(const m4_model *m) {
+    m4_param_report r;
+    m4_model_report(m, &r);
+    printf("params:");
+    for (int d = 0; d < TN_DTYPE_COUNT; d++)
+        if (r.count[d]) printf(" %s %.2fM = %.1f MiB;", tn_dtype_name((tn_dtype)d), r.count[d] / 1e6, r.bytes[d] / 1048576.0);
+    printf(" trainable %.2fM, gradients %.1f MiB\n", r.trainable / 1e6, r.grad_bytes / 1048576.0);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) return fprintf(stderr, "usage: m4_step MODEL_DIR [T] [steps] [ckpt]\n"), 2;
-    int64_t T = argc > 2 ? atoll(argv[2]) : 512;
-    int steps = argc > 3 ? atoi(argv[3]) : 5;
-    m4_options opt = {.checkpointing = argc > 4 && atoi(argv[4])};
+    args a;
+    if (parse(argc, argv, &a))
+        return fprintf(stderr, "usage: m4_step MODEL_DIR [--mode full|lora] [--storage f32|bf16|nf4|nf4dq (lora)] "
+                               "[--seq T] [--steps N] [--warmup N] [--ckpt] [--chunk ROWS]\n"), 2;
+    m4_options opt = {.checkpointing = a.ckpt, .xent_chunk = a.chunk};
     nt_threads_init(0);
     nt_err err = {0};
     m4_weights *w = NULL;
     m4_model *m = NULL;
-    if (m4_weights_open(argv[1], &w, &err) || m4_model_new(&m4_weights_config(w)->text, &opt, &m, &err) ||
-        m4_model_load(m, w, &err) || m4_model_alloc_grads(m, &err))
+    if (m4_weights_open(a.dir, &w, &err) || m4_model_new(&m4_weights_config(w)->text, &opt, &m, &err) ||
+        setup(m, &a, &err) || m4_model_load(m, w, &err) || m4_model_alloc_grads(m, &err))
         return fprintf(stderr, "m4_step: %s\n", err.msg), 1;
-    int32_t *ids = malloc(T * sizeof(int32_t));
+    m4_weights_close(w);
+    int32_t *ids = malloc(a.T * sizeof(int32_t)), *labels = malloc(a.T * sizeof(int32_t));
     srand(1);
-    for (int64_t i = 0; i < T; i++) ids[i] = rand() % (int)m4_model_config(m)->vocab_size;
-    m4_batch b = {1, T, ids, ids, NULL, NULL};
-    double *dt = malloc(steps * sizeof(double));
-    for (int s = 0; s < steps; s++) {
+    for (int64_t i = 0; i < a.T; i++) {
+        ids[i] = rand() % (int)m4_model_config(m)->vocab_size;
+        labels[i] = rand() % (int)m4_model_config(m)->vocab_size;
+    }
+    m4_batch b = {1, a.T, ids, labels, NULL, NULL};
+    double *dt = malloc(a.steps * sizeof(double));
+    m4_loss loss = {0};
+    for (int s = 0; s < a.warmup + a.steps; s++) {
         double t0 = now();
-        m4_loss loss;
         m4_model_zero_grads(m);
         if (m4_forward(m, &b, true, NULL, &loss, &err) || m4_backward(m, &err))
             return fprintf(stderr, "m4_step: %s\n", err.msg), 1;
-        dt[s] = now() - t0;
-        printf("step %d: %.3f s, loss %.4f\n", s, dt[s], loss.loss);
+        if (s >= a.warmup) dt[s - a.warmup] = now() - t0;
     }
-    qsort(dt, steps, sizeof(double), cmp);
-    printf("median %.1f tokens/s (T=%lld, %s)\n", T / dt[steps / 2], (long long)T,
-           opt.checkpointing ? "checkpointing" : "no checkpointing");
-    free(dt); free(ids);
+    qsort(dt, a.steps, sizeof(double), cmp);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    print_report(m);
+    printf("newt mode=%s storage=%s ckpt=%d threads=%d T=%lld loss=%.4f step median=%.0f ms (min %.0f, max %.0f, n=%d) "
+           "tokens/s=%.0f maxrss=%.0f MiB rss_end=%.0f MiB\n", a.mode, a.storage, a.ckpt, nt_threads_count(), (long long)a.T, loss.loss,
+           dt[a.steps / 2] * 1e3, dt[0] * 1e3, dt[a.steps - 1] * 1e3, a.steps, a.T / dt[a.steps / 2], ru.ru_maxrss / 1024.0,
+           rss_now_mib());
+    free(dt); free(ids); free(labels);
     m4_model_free(m);
-    m4_weights_close(w);
     return 0;
 }

@@ -8,20 +8,30 @@
 #include "kernels/kernels.h"
 
 /* One row: returns the loss −log softmax(l)[y]; turns l into grad_scale·(softmax − onehot)
- * when want_grad. Ignored rows (y < 0) get a zero gradient row. */
+ * when want_grad. Ignored rows (y < 0) get a zero gradient row. One float exp per logit (kept
+ * in l for the gradient pass), summed in double: expf's error (< 1 ulp) is far below the
+ * float rounding of the result, and it halves the work of the former two double exps. */
 static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool want_grad) {
     if (y < 0) {
         if (want_grad) memset(l, 0, (size_t)V * sizeof(float));
         return 0;
     }
-    float m = l[0];
+    float m = l[0], ly = l[y];
     for (int64_t j = 1; j < V; j++) m = l[j] > m ? l[j] : m;
     double s = 0;
-    for (int64_t j = 0; j < V; j++) s += exp((double)(l[j] - m));
-    double loss = log(s) + m - l[y];
+    if (want_grad) {
+        for (int64_t j = 0; j < V; j++) {
+            float e = expf(l[j] - m);
+            l[j] = e;
+            s += e;
+        }
+    } else {
+        for (int64_t j = 0; j < V; j++) s += expf(l[j] - m);
+    }
+    double loss = log(s) + m - ly;
     if (want_grad) {
         double inv = 1.0 / s;
-        for (int64_t j = 0; j < V; j++) l[j] = (float)(exp((double)(l[j] - m)) * inv) * grad_scale;
+        for (int64_t j = 0; j < V; j++) l[j] = (float)(l[j] * inv) * grad_scale;
         l[y] -= grad_scale;
     }
     return loss;

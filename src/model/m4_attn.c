@@ -37,32 +37,39 @@ static void assemble_k(float *k, const float *kv, const float *a, const dims *d)
         }
 }
 
-static void queries(m4_model *m, const m4_layer_params *w, m4_acts *a, const dims *d) {
+/* y[N, out] = x[N, in]·Wᵀ for layer l's weight `field` (through m4_lin_fwd). */
+#define LIN(y, x, field, out, in, acc) \
+    m4_lin_fwd(m, y, out, x, in, M4_W(m, l, field), d->N, out, in, acc)
+#define LIN_BWD(dx, dw, dy, x, field, out, in) \
+    m4_lin_bwd(m, dx, in, dw, dy, out, x, in, M4_W(m, l, field), d->N, out, in)
+
+static void queries(m4_model *m, int64_t l, const m4_layer_params *w, m4_acts *a, const dims *d) {
     if (d->rq) {
-        kn_linear_fwd(a->cq, a->u, w->q_a, d->N, d->rq, d->D, false);
+        LIN(a->cq, a->u, q_a, d->rq, d->D, false);
         kn_rmsnorm_fwd(a->cqn, d->rq, a->rstd_q, a->cq, d->rq, w->q_a_norm, d->N, d->rq, LATENT_EPS);
-        kn_linear_fwd(a->q, a->cqn, w->q_b, d->N, d->H * d->dqk, d->rq, false);
+        LIN(a->q, a->cqn, q_b, d->H * d->dqk, d->rq, false);
     } else {
-        kn_linear_fwd(a->q, a->u, w->q_proj, d->N, d->H * d->dqk, d->D, false);
+        LIN(a->q, a->u, q_proj, d->H * d->dqk, d->D, false);
     }
     kn_rope_fwd(a->q, d->N, d->H * d->dqk, d->H, d->dqk, d->dn, d->dr / 2, m->ctx.cos_t, m->ctx.sin_t);
 }
 
 void m4_attn_fwd(m4_model *m, int64_t l, const float *x, float *out, m4_acts *a) {
     const m4_layer_params *w = &m->p.layers[l];
-    dims d = dims_of(m);
-    kn_rmsnorm_fwd(a->u, d.D, a->rstd_in, x, d.D, w->input_norm, d.N, d.D, (float)m->cfg.rms_norm_eps);
-    queries(m, w, a, &d);
-    kn_linear_fwd(a->a, a->u, w->kv_a, d.N, d.lda, d.D, false);
-    kn_rmsnorm_fwd(a->ckvn, d.rkv, a->rstd_kv, a->a, d.lda, w->kv_a_norm, d.N, d.rkv, LATENT_EPS);
-    kn_linear_fwd(a->kv, a->ckvn, w->kv_b, d.N, d.H * d.kvw, d.rkv, false);
-    kn_rope_fwd(a->a, d.N, d.lda, 1, 0, d.rkv, d.dr / 2, m->ctx.cos_t, m->ctx.sin_t);
-    assemble_k(a->k, a->kv, a->a, &d);
-    kn_attn_shape s = shape_of(m, &d);
-    kn_attention_fwd(a->att, a->lse, a->q, a->k, a->kv + d.dn, m->ctx.qscale, m->ctx.seg,
+    dims dd = dims_of(m);
+    const dims *d = &dd;
+    kn_rmsnorm_fwd(a->u, d->D, a->rstd_in, x, d->D, w->input_norm, d->N, d->D, (float)m->cfg.rms_norm_eps);
+    queries(m, l, w, a, d);
+    LIN(a->a, a->u, kv_a, d->lda, d->D, false);
+    kn_rmsnorm_fwd(a->ckvn, d->rkv, a->rstd_kv, a->a, d->lda, w->kv_a_norm, d->N, d->rkv, LATENT_EPS);
+    LIN(a->kv, a->ckvn, kv_b, d->H * d->kvw, d->rkv, false);
+    kn_rope_fwd(a->a, d->N, d->lda, 1, 0, d->rkv, d->dr / 2, m->ctx.cos_t, m->ctx.sin_t);
+    assemble_k(a->k, a->kv, a->a, d);
+    kn_attn_shape s = shape_of(m, d);
+    kn_attention_fwd(a->att, a->lse, a->q, a->k, a->kv + d->dn, m->ctx.qscale, m->ctx.seg,
                      m->ctx.keep, &s, m->ctx.attn_scratch);
-    memcpy(out, x, (size_t)(d.N * d.D) * sizeof(float));
-    kn_linear_fwd(out, a->att, w->o, d.N, d.D, d.H * d.dv, true);
+    memcpy(out, x, (size_t)(d->N * d->D) * sizeof(float));
+    LIN(out, a->att, o, d->D, d->H * d->dv, true);
 }
 
 /* dk per head → k_nope part of dkv; the rope part summed over heads (k_rope is shared) and
@@ -79,39 +86,40 @@ static void split_dk(m4_model *m, const float *dk, float *dkv, float *da, const 
     kn_rope_bwd(da, d->N, d->lda, 1, 0, d->rkv, d->dr / 2, m->ctx.cos_t, m->ctx.sin_t);
 }
 
-static void queries_bwd(m4_model *m, const m4_layer_params *w, m4_layer_params *g,
+static void queries_bwd(m4_model *m, int64_t l, const m4_layer_params *w, m4_layer_params *g,
                         const m4_acts *a, float *dq, float *du, const dims *d) {
     kn_rope_bwd(dq, d->N, d->H * d->dqk, d->H, d->dqk, d->dn, d->dr / 2, m->ctx.cos_t, m->ctx.sin_t);
     if (!d->rq) {
-        kn_linear_bwd(du, g->q_proj, dq, a->u, w->q_proj, d->N, d->H * d->dqk, d->D);
+        LIN_BWD(du, g->q_proj, dq, a->u, q_proj, d->H * d->dqk, d->D);
         return;
     }
     float *dcqn = m4_scratch(m, d->N * d->rq, true), *dcq = m4_scratch(m, d->N * d->rq, true);
-    kn_linear_bwd(dcqn, g->q_b, dq, a->cqn, w->q_b, d->N, d->H * d->dqk, d->rq);
+    LIN_BWD(dcqn, g->q_b, dq, a->cqn, q_b, d->H * d->dqk, d->rq);
     kn_rmsnorm_bwd(dcq, d->rq, g->q_a_norm, dcqn, d->rq, a->cq, d->rq, w->q_a_norm, a->rstd_q, d->N, d->rq);
-    kn_linear_bwd(du, g->q_a, dcq, a->u, w->q_a, d->N, d->rq, d->D);
+    LIN_BWD(du, g->q_a, dcq, a->u, q_a, d->rq, d->D);
 }
 
 void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, float *dx,
                  m4_acts *a) {
     const m4_layer_params *w = &m->p.layers[l];
     m4_layer_params *g = &m->g.layers[l];
-    dims d = dims_of(m);
+    dims dd = dims_of(m);
+    const dims *d = &dd;
     nt_arena_pos pos = nt_arena_mark(&m->scratch);
-    float *datt = m4_scratch(m, d.N * d.H * d.dv, true);
-    kn_linear_bwd(datt, g->o, dout, a->att, w->o, d.N, d.D, d.H * d.dv);
-    float *dq = m4_scratch(m, d.N * d.H * d.dqk, true), *dk = m4_scratch(m, d.N * d.H * d.dqk, true);
-    float *dkv = m4_scratch(m, d.N * d.H * d.kvw, true), *da = m4_scratch(m, d.N * d.lda, true);
-    kn_attn_shape s = shape_of(m, &d);
-    kn_attention_bwd(dq, dk, dkv + d.dn, datt, a->q, a->k, a->kv + d.dn, a->att, a->lse,
+    float *datt = m4_scratch(m, d->N * d->H * d->dv, true);
+    LIN_BWD(datt, g->o, dout, a->att, o, d->D, d->H * d->dv);
+    float *dq = m4_scratch(m, d->N * d->H * d->dqk, true), *dk = m4_scratch(m, d->N * d->H * d->dqk, true);
+    float *dkv = m4_scratch(m, d->N * d->H * d->kvw, true), *da = m4_scratch(m, d->N * d->lda, true);
+    kn_attn_shape s = shape_of(m, d);
+    kn_attention_bwd(dq, dk, dkv + d->dn, datt, a->q, a->k, a->kv + d->dn, a->att, a->lse,
                      m->ctx.qscale, m->ctx.seg, m->ctx.keep, &s, m->ctx.attn_scratch);
-    split_dk(m, dk, dkv, da, &d);
-    float *dckvn = m4_scratch(m, d.N * d.rkv, true), *du = m4_scratch(m, d.N * d.D, true);
-    kn_linear_bwd(dckvn, g->kv_b, dkv, a->ckvn, w->kv_b, d.N, d.H * d.kvw, d.rkv);
-    kn_rmsnorm_bwd(da, d.lda, g->kv_a_norm, dckvn, d.rkv, a->a, d.lda, w->kv_a_norm, a->rstd_kv, d.N, d.rkv);
-    kn_linear_bwd(du, g->kv_a, da, a->u, w->kv_a, d.N, d.lda, d.D);
-    queries_bwd(m, w, g, a, dq, du, &d);
-    kn_rmsnorm_bwd(dx, d.D, g->input_norm, du, d.D, x, d.D, w->input_norm, a->rstd_in, d.N, d.D);
-    kn_axpy(dx, 1.0f, dout, d.N * d.D);
+    split_dk(m, dk, dkv, da, d);
+    float *dckvn = m4_scratch(m, d->N * d->rkv, true), *du = m4_scratch(m, d->N * d->D, true);
+    LIN_BWD(dckvn, g->kv_b, dkv, a->ckvn, kv_b, d->H * d->kvw, d->rkv);
+    kn_rmsnorm_bwd(da, d->lda, g->kv_a_norm, dckvn, d->rkv, a->a, d->lda, w->kv_a_norm, a->rstd_kv, d->N, d->rkv);
+    LIN_BWD(du, g->kv_a, da, a->u, kv_a, d->lda, d->D);
+    queries_bwd(m, l, w, g, a, dq, du, d);
+    kn_rmsnorm_bwd(dx, d->D, g->input_norm, du, d->D, x, d->D, w->input_norm, a->rstd_in, d->N, d->D);
+    kn_axpy(dx, 1.0f, dout, d->N * d->D);
     nt_arena_rollback(&m->scratch, pos);
 }

@@ -90,10 +90,11 @@ static void head(m4_model *m, const m4_batch *b, bool want_grad, float *logits, 
     for (int64_t i = 0; i < N; i++) count += tg[i] >= 0;
     float scale = m->opt.loss_sum ? 1.0f : count ? 1.0f / (float)count : 0.0f;
     bool grad = want_grad && b->labels;
-    float *scr = m4_scratch(m, m->opt.xent_chunk * V, false);
+    int64_t chunk = m->opt.xent_chunk < N ? m->opt.xent_chunk : N; /* no larger than the batch */
+    float *scr = m4_scratch(m, chunk * V, false);
     kn_xent_result r = kn_lmhead_xent(m->final_norm, m->p.lm_head, tg, N, D, V, scale,
                                       grad ? m->dfinal : NULL, grad ? m->g.lm_head : NULL,
-                                      logits, scr, m->opt.xent_chunk);
+                                      logits, scr, chunk);
     if (loss) {
         loss->count = r.count;
         loss->loss = m->opt.loss_sum ? r.loss_sum : r.count ? r.loss_sum / (double)r.count : 0.0;
@@ -169,7 +170,7 @@ nt_status m4_backward(m4_model *m, nt_err *err) {
                    m->rstd_final, N, D);
     for (int64_t l = m->cfg.num_layers - 1; l >= 0; l--)
         if (layer_bwd(m, l, dx, dh, err)) return err ? err->code : NT_ENOMEM;
-    kn_embed_bwd(m->g.embed, dx, m->ids, N, D);
+    if (m->g.embed) kn_embed_bwd(m->g.embed, dx, m->ids, N, D); /* NULL: frozen */
     m->have_grad = false;
     return NT_OK;
 }

@@ -3,8 +3,11 @@
 #ifndef NEWT_MODEL_M4_INTERNAL_H
 #define NEWT_MODEL_M4_INTERNAL_H
 
+#include <stddef.h>
+
 #include "kernels/kernels.h"
 #include "model/m4_model.h"
+#include "tensor/nf4.h"
 
 /* What one layer keeps between forward and backward (rows = N tokens). */
 typedef struct {
@@ -31,14 +34,31 @@ typedef struct {
     float *attn_scratch;           /* threads × kn_attention_scratch */
 } m4_ctx;
 
+/* Where a parameter's values live: TN_F32 in m->params (at poff), else compact here. */
+typedef struct {
+    tn_dtype dtype;
+    uint16_t *bf16;                /* TN_BF16: numel values */
+    tn_nf4 nf4;                    /* TN_NF4 */
+} m4_store;
+
+#define M4_LAYER_FIELDS (sizeof(m4_layer_params) / sizeof(float *))
+
 struct m4_model {
     m4_text_config cfg;
     m4_options opt;
     size_t n_info;
     m4_param_info *info;
-    int64_t n_floats;
+    int64_t n_floats;              /* all parameters (elements) */
     float *params, *grads;
-    m4_params p, g;
+    m4_params p, g;                /* NULL fields: compact storage / frozen (no gradient) */
+    bool *trainable;               /* [n_info] */
+    m4_param_policy *pol;          /* [n_info] storage policy (dtype, double quant) */
+    m4_store *store;               /* [n_info] */
+    size_t *poff, *goff;           /* [n_info] f32 offsets in params / grads, SIZE_MAX: none */
+    int64_t n_pfloats, n_gfloats;  /* sizes of the params / grads allocations */
+    bool grads_ready;              /* m->g points at the current gradient layout */
+    int64_t tile_floats;           /* dequantization tile (0: default); tests shrink it */
+    int32_t *lidx;                 /* [num_layers × M4_LAYER_FIELDS] tensor index or -1 */
     kn_router_params router;
     float *inv_freq;
     float rope_attention_factor, softmax_scale;
@@ -52,7 +72,38 @@ struct m4_model {
     bool have_grad;
 };
 
-void m4_point_params(const m4_model *m, float *base, m4_params *p);
+/* Points p's fields at base + offs[i] (NULL where offs[i] == SIZE_MAX). */
+void m4_point_params(const m4_model *m, float *base, const size_t *offs, m4_params *p);
+/* Fills m->lidx from the table (which tensor backs each m4_layer_params field). */
+void m4_index_layers(m4_model *m);
+/* Compact storage (dt TN_BF16 or TN_NF4) of tensor p from its f32 values src. */
+nt_status m4_store_make(m4_store *s, const m4_param_info *p, tn_dtype dt, bool double_quant,
+                        const float *src, nt_err *err);
+void m4_store_free(m4_store *s);
+
+/* A weight as the layer code sees it: f32 rows, or compact storage to dequantize per tile;
+ * row0 selects a row range (one expert of a fused [E, R, C] tensor is row0 = e·R). idx is the
+ * tensor's table index: where a LoRA adapter will be looked up. */
+typedef struct {
+    const float *f;                /* f32 data (already offset by row0·K) or NULL */
+    const m4_store *s;             /* compact storage when f is NULL */
+    int64_t row0;
+    int32_t idx;
+} m4_wt;
+
+m4_wt m4_weight(const m4_model *m, int64_t l, size_t field_off);
+#define M4_W(m, l, field) m4_weight((m), (l), offsetof(m4_layer_params, field))
+/* The rows [row0, row0 + ·) of a weight with K columns (expert slices). */
+m4_wt m4_wt_rows(m4_wt w, int64_t row0, int64_t K);
+/* Gradient slice: g + off, or NULL for a frozen parameter (g == NULL). */
+static inline float *m4_gslice(float *g, int64_t off) { return g ? g + off : NULL; }
+
+/* y[M,N] (+)= x·Wᵀ and dx += dy·W, dw += dyᵀ·x (dw NULL: frozen; compact weights are always
+ * frozen) with W [N, K] rows contiguous; compact weights are dequantized in tiles of rows. */
+void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
+                int64_t M, int64_t N, int64_t K, bool accumulate);
+void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy, int64_t lddy,
+                const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K);
 nt_status m4_acts_alloc(m4_model *m, m4_acts *a, int64_t l, nt_err *err);
 
 void m4_attn_fwd(m4_model *m, int64_t l, const float *x, float *out, m4_acts *a);

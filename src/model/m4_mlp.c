@@ -6,23 +6,22 @@
 #include "model/m4_internal.h"
 
 /* SwiGLU MLP on all N rows: gu = [u·Wgᵀ ‖ u·Wuᵀ], hh = silu(gate)⊙up, out += hh·Wdᵀ. */
-static void swiglu_mlp_fwd(float *out, const float *u, const float *wg, const float *wu,
-                           const float *wd, float *gu, float *hh, int64_t N, int64_t D, int64_t F) {
-    kn_linear_fwd_ld(gu, 2 * F, u, D, wg, D, N, F, D, false);
-    kn_linear_fwd_ld(gu + F, 2 * F, u, D, wu, D, N, F, D, false);
+static void swiglu_mlp_fwd(m4_model *m, float *out, const float *u, m4_wt wg, m4_wt wu,
+                           m4_wt wd, float *gu, float *hh, int64_t N, int64_t D, int64_t F) {
+    m4_lin_fwd(m, gu, 2 * F, u, D, wg, N, F, D, false);
+    m4_lin_fwd(m, gu + F, 2 * F, u, D, wu, N, F, D, false);
     kn_swiglu_fwd(hh, gu, gu + F, 2 * F, N, F);
-    kn_linear_fwd(out, hh, wd, N, D, F, true);
+    m4_lin_fwd(m, out, D, hh, F, wd, N, D, F, true);
 }
 
 static void swiglu_mlp_bwd(m4_model *m, float *du, float *dwg, float *dwu, float *dwd,
-                           const float *dout, const float *u, const float *wg, const float *wu,
-                           const float *wd, const float *gu, const float *hh, int64_t N,
-                           int64_t D, int64_t F) {
+                           const float *dout, const float *u, m4_wt wg, m4_wt wu, m4_wt wd,
+                           const float *gu, const float *hh, int64_t N, int64_t D, int64_t F) {
     float *dhh = m4_scratch(m, N * F, true), *dgu = m4_scratch(m, N * 2 * F, true);
-    kn_linear_bwd(dhh, dwd, dout, hh, wd, N, D, F);
+    m4_lin_bwd(m, dhh, F, dwd, dout, D, hh, F, wd, N, D, F);
     kn_swiglu_bwd(dgu, dgu + F, dhh, gu, gu + F, 2 * F, N, F);
-    kn_linear_bwd_ld(du, D, dwg, D, dgu, 2 * F, u, D, wg, D, N, F, D);
-    kn_linear_bwd_ld(du, D, dwu, D, dgu + F, 2 * F, u, D, wu, D, N, F, D);
+    m4_lin_bwd(m, du, D, dwg, dgu, 2 * F, u, D, wg, N, F, D);
+    m4_lin_bwd(m, du, D, dwu, dgu + F, 2 * F, u, D, wu, N, F, D);
 }
 
 /* Counting sort of the N·k (token, slot) pairs by expert. */
@@ -46,13 +45,14 @@ static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, i
         memcpy(dst + r * D, src + (int64_t)(slot_tok[r] / k) * D, (size_t)D * sizeof(float));
 }
 
-static void experts_fwd(m4_model *m, const m4_layer_params *w, float *out, m4_acts *a) {
+static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     const m4_text_config *c = &m->cfg;
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
     int64_t F = c->moe_intermediate_size;
     float *z = m4_scratch(m, N * E, false), *xe = m4_scratch(m, N * k * D, false);
     float *ye = m4_scratch(m, N * k * D, false); /* not kept: backward needs only he */
-    kn_linear_fwd(z, a->u2, w->router, N, E, D, false);
+    m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
+    m4_lin_fwd(m, z, E, a->u2, D, M4_W(m, l, router), N, E, D, false);
     kn_router_fwd(z, N, &m->router, a->probs, a->idx, a->w);
     group_by_expert(a, N, k, E);
     gather_rows(xe, a->u2, a->slot_tok, N * k, k, D);
@@ -60,9 +60,9 @@ static void experts_fwd(m4_model *m, const m4_layer_params *w, float *out, m4_ac
         int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
         float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
-        kn_linear_fwd(gu, xe + r0 * D, w->gate_up + e * 2 * F * D, cnt, 2 * F, D, false);
+        m4_lin_fwd(m, gu, 2 * F, xe + r0 * D, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D, false);
         kn_swiglu_fwd(he, gu, gu + F, 2 * F, cnt, F);
-        kn_linear_fwd(ye + r0 * D, he, w->down + e * D * F, cnt, D, F, false);
+        m4_lin_fwd(m, ye + r0 * D, D, he, F, m4_wt_rows(wdn, e * D, F), cnt, D, F, false);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
     for (int64_t t = 0; t < N; t++)
@@ -81,12 +81,13 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     kn_rmsnorm_fwd(a->u2, D, a->rstd_post, a->h, D, w->post_norm, N, D, (float)c->rms_norm_eps);
     memcpy(out, a->h, (size_t)(N * D) * sizeof(float));
     if (!m4_layer_is_moe(c, l)) {
-        swiglu_mlp_fwd(out, a->u2, w->mlp_gate, w->mlp_up, w->mlp_down, a->gu, a->he, N, D,
-                       c->intermediate_size);
+        swiglu_mlp_fwd(m, out, a->u2, M4_W(m, l, mlp_gate), M4_W(m, l, mlp_up),
+                       M4_W(m, l, mlp_down), a->gu, a->he, N, D, c->intermediate_size);
     } else {
-        experts_fwd(m, w, out, a);
-        if (w->sh_gate)
-            swiglu_mlp_fwd(out, a->u2, w->sh_gate, w->sh_up, w->sh_down, a->sgu, a->sh, N, D,
+        experts_fwd(m, l, out, a);
+        if (c->n_shared_experts > 0)
+            swiglu_mlp_fwd(m, out, a->u2, M4_W(m, l, sh_gate), M4_W(m, l, sh_up),
+                           M4_W(m, l, sh_down), a->sgu, a->sh, N, D,
                            c->moe_intermediate_size * c->n_shared_experts);
     }
     nt_arena_rollback(&m->scratch, pos);
@@ -111,36 +112,39 @@ static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, int6
 /* The router weight's gradient is dout[t]·ye[r] with ye = he·Dᵀ, i.e. (dout[t]·D)·he: so
  * the unscaled dhe0 = dout·D gives it without keeping ye. Then dhe = w·dhe0, and the
  * gathered dout rows are scaled by w in place for the down-projection's weight gradient. */
-static void experts_bwd(m4_model *m, const m4_layer_params *w, m4_layer_params *g,
-                        const float *dout, float *du2, m4_acts *a) {
+static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float *dout,
+                        float *du2, m4_acts *a) {
     const m4_text_config *c = &m->cfg;
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
     int64_t F = c->moe_intermediate_size, n = N * k;
     float *gy = m4_scratch(m, n * D, false), *dw = m4_scratch(m, n, false);
-    float *xe = m4_scratch(m, n * D, false), *dxe = m4_scratch(m, n * D, true);
+    float *xe = g->gate_up ? m4_scratch(m, n * D, false) : NULL; /* only for dW */
+    float *dxe = m4_scratch(m, n * D, true);
     float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
     gather_rows(gy, dout, a->slot_tok, n, k, D);
-    gather_rows(xe, a->u2, a->slot_tok, n, k, D);
+    if (xe) gather_rows(xe, a->u2, a->slot_tok, n, k, D);
+    m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
     for (int64_t e = 0; e < E; e++) {
         int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
-        if (cnt) kn_linear_bwd(dhe + r0 * F, NULL, gy + r0 * D, NULL, w->down + e * D * F, cnt, D, F);
+        if (cnt)
+            m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
     }
     scale_slots(dw, dhe, gy, a, n, D, F);
     for (int64_t e = 0; e < E; e++) {
         int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
         const float *gu = a->gu + r0 * 2 * F;
-        kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
+        if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
         kn_swiglu_bwd(dgu + r0 * 2 * F, dgu + r0 * 2 * F + F, dhe + r0 * F, gu, gu + F, 2 * F, cnt, F);
-        kn_linear_bwd(dxe + r0 * D, g->gate_up + e * 2 * F * D, dgu + r0 * 2 * F, xe + r0 * D,
-                      w->gate_up + e * 2 * F * D, cnt, 2 * F, D);
+        m4_lin_bwd(m, dxe + r0 * D, D, m4_gslice(g->gate_up, e * 2 * F * D), dgu + r0 * 2 * F, 2 * F,
+                   xe ? xe + r0 * D : NULL, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
     for (int64_t t = 0; t < N; t++)
         for (int64_t j = 0; j < k; j++) kn_axpy(du2 + t * D, 1.0f, dxe + (int64_t)a->inv[t * k + j] * D, D);
     float *dz = m4_scratch(m, N * E, true);
     kn_router_bwd(dz, dw, a->probs, a->idx, a->w, N, &m->router);
-    kn_linear_bwd(du2, g->router, dz, a->u2, w->router, N, E, D);
+    m4_lin_bwd(m, du2, D, g->router, dz, E, a->u2, D, M4_W(m, l, router), N, E, D);
 }
 
 void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *dh, m4_acts *a) {
@@ -151,14 +155,15 @@ void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *dh, m4_acts *a
     nt_arena_pos pos = nt_arena_mark(&m->scratch);
     float *du2 = m4_scratch(m, N * D, true);
     if (!m4_layer_is_moe(c, l)) {
-        swiglu_mlp_bwd(m, du2, g->mlp_gate, g->mlp_up, g->mlp_down, dout, a->u2, w->mlp_gate,
-                       w->mlp_up, w->mlp_down, a->gu, a->he, N, D, c->intermediate_size);
+        swiglu_mlp_bwd(m, du2, g->mlp_gate, g->mlp_up, g->mlp_down, dout, a->u2,
+                       M4_W(m, l, mlp_gate), M4_W(m, l, mlp_up), M4_W(m, l, mlp_down), a->gu,
+                       a->he, N, D, c->intermediate_size);
     } else {
-        experts_bwd(m, w, g, dout, du2, a);
-        if (w->sh_gate)
-            swiglu_mlp_bwd(m, du2, g->sh_gate, g->sh_up, g->sh_down, dout, a->u2, w->sh_gate,
-                           w->sh_up, w->sh_down, a->sgu, a->sh, N, D,
-                           c->moe_intermediate_size * c->n_shared_experts);
+        experts_bwd(m, l, g, dout, du2, a);
+        if (c->n_shared_experts > 0)
+            swiglu_mlp_bwd(m, du2, g->sh_gate, g->sh_up, g->sh_down, dout, a->u2,
+                           M4_W(m, l, sh_gate), M4_W(m, l, sh_up), M4_W(m, l, sh_down), a->sgu,
+                           a->sh, N, D, c->moe_intermediate_size * c->n_shared_experts);
     }
     kn_rmsnorm_bwd(dh, D, g->post_norm, du2, D, a->h, D, w->post_norm, a->rstd_post, N, D);
     kn_axpy(dh, 1.0f, dout, N * D);

@@ -5,10 +5,13 @@
  * pointers into it; gradients use the same layout in a second allocation, so "the gradient
  * of parameter i" is always grads + info[i].offset.
  *
- * Extension points (issue #7), not yet used: the layer code reaches every weight through
- * m4_layer_params, and the kernels only ever see f32 rows, so a frozen weight can later be
- * stored bf16/nf4 (tn_ dtypes, dequantized per use into scratch) and a LoRA adapter can be
- * added next to any linear's call without touching the kernels.
+ * Frozen parameters and compact storage (m4_model_apply_policy): a frozen parameter has no
+ * gradient allocation and the backward skips its weight-gradient GEMM (dX still flows). A
+ * frozen decoder-layer linear weight may be stored bf16 or NF4 (bitsandbytes layout) instead
+ * of f32: it then leaves the f32 allocation, and every GEMM that uses it dequantizes a tile of
+ * rows (or one expert's rows of a fused expert tensor) into scratch just before the call —
+ * the whole f32 matrix never exists. Every linear goes through one call site (m4_lin_fwd /
+ * m4_lin_bwd, m4_internal.h), where a LoRA adapter (issue #7) adds x·Aᵀ·Bᵀ·s.
  *
  * Numerics follow transformers' Mistral4ForCausalLM (spec mistral4.md §2-3): see docs/model.md. */
 #ifndef NEWT_MODEL_M4_MODEL_H
@@ -21,6 +24,7 @@
 #include "base/arena.h"
 #include "base/error.h"
 #include "model/m4_config.h"
+#include "tensor/dtype.h"
 
 typedef struct {
     float *input_norm, *post_norm;
@@ -42,7 +46,7 @@ typedef struct {
     int ndim;
     int64_t shape[3];
     int64_t numel;
-    size_t offset;                    /* in floats from the start of the allocation */
+    size_t offset;                    /* in floats, in the all-f32 layout (checkpoint order) */
 } m4_param_info;
 
 typedef struct {
@@ -57,7 +61,7 @@ typedef struct {
     bool checkpointing;   /* keep only each layer's input; recompute the layer in backward */
     bool loss_sum;        /* loss = sum over trained tokens (and grads of the sum), not mean */
     double softmax_scale; /* 0: transformers' rule (qk_head_dim^-½ · mscale² if mscale_all_dim) */
-    int64_t xent_chunk;   /* token rows per lm_head chunk (0: 64) */
+    int64_t xent_chunk;   /* token rows per lm_head chunk (0: a 32 MiB block, 64..1024 rows) */
 } m4_options;
 
 typedef struct m4_model m4_model;
@@ -70,17 +74,64 @@ void m4_model_free(m4_model *m);
 const m4_text_config *m4_model_config(const m4_model *m);
 size_t m4_model_num_params(const m4_model *m);           /* tensors */
 const m4_param_info *m4_model_param(const m4_model *m, size_t i);
+/* f32 values of tensor i; NULL when it is stored bf16/NF4. Invalidated by apply_policy. */
 float *m4_model_param_data(m4_model *m, size_t i);
-float *m4_model_grad_data(m4_model *m, size_t i);        /* NULL before m4_model_alloc_grads */
+/* NULL before m4_model_alloc_grads and for frozen parameters. With every parameter trainable
+ * the gradients are one allocation in table order (grad_data(0) + info.offset). */
+float *m4_model_grad_data(m4_model *m, size_t i);
+/* Index of the tensor with this text-layout name, or -1. */
+int64_t m4_model_find_param(const m4_model *m, const char *name);
 const m4_params *m4_model_params(const m4_model *m);
 int64_t m4_model_num_floats(const m4_model *m);          /* total parameter count */
 void m4_model_set_options(m4_model *m, const m4_options *opt);
 
 /* Fills parameters from a checkpoint opened with m4_weights_open (model/m4_load.h: any name
- * layout; F32/BF16/F16/F8_E4M3+scale, exact). Errors name the tensor. */
+ * layout; F32/BF16/F16/F8_E4M3+scale, exact). Tensors with compact storage (apply_policy
+ * first) are converted from the exact f32 value one tensor at a time. Errors name the tensor. */
 typedef struct m4_weights m4_weights;
 nt_status m4_model_load(m4_model *m, const m4_weights *w, nt_err *err);
 
+/* ---- frozen parameters and storage ----
+ * Every parameter starts trainable and f32. A policy per tensor says whether it is trained
+ * and, for a frozen one, how it is stored: TN_F32, TN_BF16 (round to nearest even) or TN_NF4
+ * (bitsandbytes: the row-major flattened tensor in blocks of 64, optional double quant; a
+ * fused [E, R, C] expert tensor is quantized whole, so expert e is rows e·R.. of the [E·R, C]
+ * view and a block may straddle two experts — dequantization works on element indices, so
+ * that is exact). Compact storage is for the decoder layers' 2-D/3-D linear weights (attention
+ * projections, router, experts, dense MLP); embeddings, lm_head and norms stay f32 (they can
+ * still be frozen) — as bitsandbytes' QLoRA leaves embeddings and the head unquantized. */
+typedef struct {
+    bool trainable;
+    tn_dtype storage;   /* TN_F32 (any), TN_BF16 / TN_NF4 (frozen linear weights only) */
+    bool double_quant;  /* NF4: bnb_4bit_use_double_quant */
+} m4_param_policy;
+
+/* The current policy of every tensor into pol[m4_model_num_params]. */
+void m4_model_get_policy(const m4_model *m, m4_param_policy *pol);
+/* Applies pol[m4_model_num_params]: compact storage is made from the current f32 values
+ * (or is loaded so by a later m4_model_load), the f32 allocation shrinks to the tensors still
+ * f32, gradient buffers are dropped (re-made by the next m4_forward for the trainable ones).
+ * Validated first: on error (naming the tensor) the model is unchanged. A tensor already
+ * stored compact keeps its dtype (changing it, or training it, is an error). */
+nt_status m4_model_apply_policy(m4_model *m, const m4_param_policy *pol, nt_err *err);
+/* Shorthands: one tensor's trainable flag (storage unchanged); the LoRA base: everything
+ * frozen, the linear weights of the decoder layers stored as dt. */
+nt_status m4_model_set_trainable(m4_model *m, size_t i, bool trainable, nt_err *err);
+nt_status m4_model_freeze_base(m4_model *m, tn_dtype dt, bool double_quant, nt_err *err);
+bool m4_model_is_linear_weight(const m4_model *m, size_t i);
+
+/* Resident bytes of tensor i's storage (NF4: packed codes, absmax or its 8-bit codes and the
+ * nested absmax, and the maps), and totals by storage dtype plus the gradient buffer. */
+size_t m4_model_param_bytes(const m4_model *m, size_t i);
+typedef struct {
+    size_t bytes[TN_DTYPE_COUNT];   /* by storage dtype */
+    int64_t count[TN_DTYPE_COUNT];  /* parameters (elements) by storage dtype */
+    int64_t trainable;              /* trainable parameters (elements) */
+    size_t grad_bytes;              /* gradient buffer (allocated or to be allocated) */
+} m4_param_report;
+void m4_model_report(const m4_model *m, m4_param_report *r);
+
+/* Gradient buffers for the trainable parameters (none when nothing is trainable). */
 nt_status m4_model_alloc_grads(m4_model *m, nt_err *err);
 void m4_model_zero_grads(m4_model *m);
 

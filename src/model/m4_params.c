@@ -41,8 +41,9 @@ void m4_build_table(m4_model *m) {
     m4_enum_tensors(&full, M4_NAMES_TEXT, false, add_info, &c);
 }
 
-/* Which struct field a layer-relative name ("self_attn.q_a_proj.weight") maps to. */
-static float **layer_field(m4_layer_params *L, const char *s) {
+/* Offset in m4_layer_params of the field a layer-relative name ("self_attn.q_a_proj.weight")
+ * maps to, or SIZE_MAX. */
+static size_t layer_field(const char *s) {
     static const struct { const char *name; size_t off; } map[] = {
 #define F(n, f) {n, offsetof(m4_layer_params, f)}
         F("input_layernorm.weight", input_norm), F("post_attention_layernorm.weight", post_norm),
@@ -59,25 +60,44 @@ static float **layer_field(m4_layer_params *L, const char *s) {
 #undef F
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(s, map[i].name)) return (float **)((char *)L + map[i].off);
-    return NULL;
+        if (!strcmp(s, map[i].name)) return map[i].off;
+    return SIZE_MAX;
 }
 
-void m4_point_params(const m4_model *m, float *base, m4_params *p) {
+void m4_point_params(const m4_model *m, float *base, const size_t *offs, m4_params *p) {
     memset(p->layers, 0, (size_t)m->cfg.num_layers * sizeof *p->layers);
     p->embed = p->norm = p->lm_head = NULL;
     for (size_t i = 0; i < m->n_info; i++) {
         const char *n = m->info[i].name;
-        float *ptr = base + m->info[i].offset;
+        float *ptr = base && offs[i] != SIZE_MAX ? base + offs[i] : NULL;
         long l;
         int used = 0;
         if (!strcmp(n, "model.embed_tokens.weight")) p->embed = ptr;
         else if (!strcmp(n, "model.norm.weight")) p->norm = ptr;
         else if (!strcmp(n, "lm_head.weight")) p->lm_head = ptr;
         else if (sscanf(n, "model.layers.%ld.%n", &l, &used) == 1 && used > 0) {
-            float **f = layer_field(&p->layers[l], n + used);
-            if (f) *f = ptr;
+            size_t off = layer_field(n + used);
+            if (off != SIZE_MAX) *(float **)((char *)&p->layers[l] + off) = ptr;
         }
     }
-    if (!p->lm_head) p->lm_head = p->embed; /* tied */
+    if (m4_model_find_param(m, "lm_head.weight") < 0) p->lm_head = p->embed; /* tied */
+}
+
+void m4_index_layers(m4_model *m) {
+    size_t nf = M4_LAYER_FIELDS;
+    m->lidx = nt_xmalloc((size_t)m->cfg.num_layers * nf * sizeof *m->lidx);
+    for (size_t j = 0; j < (size_t)m->cfg.num_layers * nf; j++) m->lidx[j] = -1;
+    for (size_t i = 0; i < m->n_info; i++) {
+        long l;
+        int used = 0;
+        if (sscanf(m->info[i].name, "model.layers.%ld.%n", &l, &used) != 1 || used == 0) continue;
+        size_t off = layer_field(m->info[i].name + used);
+        if (off != SIZE_MAX) m->lidx[(size_t)l * nf + off / sizeof(float *)] = (int32_t)i;
+    }
+}
+
+int64_t m4_model_find_param(const m4_model *m, const char *name) {
+    for (size_t i = 0; i < m->n_info; i++)
+        if (!strcmp(m->info[i].name, name)) return (int64_t)i;
+    return -1;
 }
