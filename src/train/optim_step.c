@@ -1,0 +1,135 @@
+/* The update kernels. Each runs as one OpenMP pass over the fixed chunks of tr_optim; the
+ * order of float operations follows the reference implementations exactly (spec formats.md
+ * §4.3, §4.4, §5.1), because checkpoints resumed in newt or compared against torch must
+ * agree to the last bit where the reference is deterministic. */
+#include <math.h>
+
+#include "tensor/qmap.h"
+#include "train/optim_internal.h"
+
+/* torch.optim.AdamW, single-tensor path (torch 2.x): scalars computed in double as Python
+ * does, each tensor op rounded to f32 in torch's operand order. */
+void tr_step_adamw(tr_optim *o, double lr) {
+    double step = (double)o->step;
+    double bc1 = 1.0 - pow(o->hp.beta1, step), bc2 = 1.0 - pow(o->hp.beta2, step);
+    float neg_step_size = (float)(-(lr / bc1));
+    float bc2_sqrt = (float)sqrt(bc2), eps = (float)o->hp.eps;
+    float w1 = (float)(1.0 - o->hp.beta1), b2 = (float)o->hp.beta2, w2 = (float)(1.0 - o->hp.beta2);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < o->nchunks; c++) {
+        const tr_chunk *ch = &o->chunks[c];
+        const tr_param *pp = &o->ps[ch->param];
+        tr_state *s = &o->st[ch->param];
+        float *p = pp->param, *m = s->m, *v = s->v;
+        const float *g = pp->grad;
+        float decay = (float)(1.0 - lr * (double)pp->weight_decay);
+        bool wd = pp->weight_decay != 0;
+        for (size_t i = ch->start; i < ch->end; i++) {
+            float pi = wd ? p[i] * decay : p[i];
+            float mi = m[i] + w1 * (g[i] - m[i]);          /* lerp_, weight < 0.5 */
+            float vi = v[i] * b2 + (w2 * g[i]) * g[i];      /* mul_, addcmul_ */
+            float denom = sqrtf(vi) / bc2_sqrt + eps;
+            p[i] = pi + (neg_step_size * mi) / denom;       /* addcdiv_: value * t1 / t2 */
+            m[i] = mi;
+            v[i] = vi;
+        }
+    }
+}
+
+/* bnb kOptimizer32bit2State (ADAM) for tensors below min_8bit_size: f32 scalars, decoupled
+ * decay after the update. */
+static void bnb32_chunk(tr_optim *o, const tr_chunk *ch, float lr, float step_size, float c2) {
+    const tr_param *pp = &o->ps[ch->param];
+    tr_state *s = &o->st[ch->param];
+    float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
+    float wd = pp->weight_decay;
+    for (size_t i = ch->start; i < ch->end; i++) {
+        float g = pp->grad[i];
+        float m = s->m[i] * b1 + (1.0f - b1) * g;
+        float v = s->v[i] * b2 + (1.0f - b2) * (g * g);
+        float p = pp->param[i] + step_size * (m / (sqrtf(v) + eps * c2));
+        if (wd > 0.0f) p = p * (1.0f - lr * wd);
+        pp->param[i] = p;
+        s->m[i] = m;
+        s->v[i] = v;
+    }
+}
+
+/* Requantizes m with the signed map, keeping its sign: a code whose value has the other sign
+ * (a small negative m rounding to code 127 = +0) moves one step toward m. */
+static uint8_t quant_m(const float *qmap1, float m, float absmax) {
+    uint8_t c = tn_qmap_quantize(qmap1, m / absmax);
+    if (signbit(qmap1[c]) != signbit(m)) c = (uint8_t)(m > 0.0f ? c + 1 : c - 1);
+    return c;
+}
+
+/* One 256-block of kOptimizerStatic8bit2StateBlockwise. The last block is padded as the
+ * kernel pads it (g = 0, m-code 128, v-code 0) and the padding takes part in the absmax. */
+static void bnb8_block(tr_optim *o, size_t pi, size_t blk, float lr, float step_size, float c2) {
+    const tr_param *pp = &o->ps[pi];
+    tr_state *s = &o->st[pi];
+    float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
+    size_t start = blk * TR_BNB_BLOCK, cnt = pp->numel - start;
+    if (cnt > TR_BNB_BLOCK) cnt = TR_BNB_BLOCK;
+    float m[TR_BNB_BLOCK], v[TR_BNB_BLOCK], a1 = s->absmax1[blk], a2 = s->absmax2[blk];
+    float max1 = 0.0f, max2 = 0.0f;
+    for (size_t j = 0; j < TR_BNB_BLOCK; j++) {
+        float g = j < cnt ? pp->grad[start + j] : 0.0f;
+        uint8_t c1 = j < cnt ? s->q1[start + j] : 128, cv = j < cnt ? s->q2[start + j] : 0;
+        if (isfinite(g)) {
+            v[j] = o->qmap2[cv] * a2 * b2 + (1.0f - b2) * g * g;
+            m[j] = o->qmap1[c1] * a1 * b1 + (1.0f - b1) * g;
+        } else {
+            m[j] = v[j] = 0.0f;
+        }
+        max1 = fmaxf(max1, fabsf(m[j]));
+        max2 = fmaxf(max2, fabsf(v[j]));
+    }
+    for (size_t j = 0; j < cnt; j++) {
+        float *p = &pp->param[start + j];
+        if (!isfinite(pp->grad[start + j])) continue;
+        *p = *p + step_size * (m[j] / (sqrtf(v[j]) + c2 * eps));
+        if (pp->weight_decay > 0.0f) *p = *p * (1.0f - lr * pp->weight_decay);
+    }
+    s->absmax1[blk] = max1;
+    s->absmax2[blk] = max2;
+    for (size_t j = 0; j < cnt; j++) {
+        s->q1[start + j] = quant_m(o->qmap1, m[j], max1);
+        s->q2[start + j] = tn_qmap_quantize(o->qmap2, v[j] / max2);
+    }
+}
+
+void tr_step_bnb(tr_optim *o, double lr_d) {
+    float lr = (float)lr_d, step = (float)o->step;
+    float c1 = 1.0f - powf((float)o->hp.beta1, step);
+    float c2 = sqrtf(1.0f - powf((float)o->hp.beta2, step));
+    float step_size = -lr * c2 / c1;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < o->nchunks; c++) {
+        const tr_chunk *ch = &o->chunks[c];
+        if (!o->st[ch->param].is8) {
+            bnb32_chunk(o, ch, lr, step_size, c2);
+            continue;
+        }
+        for (size_t b = ch->start / TR_BNB_BLOCK; b * TR_BNB_BLOCK < ch->end; b++)
+            bnb8_block(o, ch->param, b, lr, step_size, c2);
+    }
+}
+
+/* torch.optim.SGD (dampening 0, no nesterov): L2 weight decay added to the gradient,
+ * momentum buffer initialised to the first d_p. */
+void tr_step_sgd(tr_optim *o, double lr) {
+    float neg_lr = (float)-lr, mom = (float)o->hp.momentum;
+    bool first = o->step == 1;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < o->nchunks; c++) {
+        const tr_chunk *ch = &o->chunks[c];
+        const tr_param *pp = &o->ps[ch->param];
+        float *buf = o->st[ch->param].m, wd = pp->weight_decay;
+        for (size_t i = ch->start; i < ch->end; i++) {
+            float d = wd != 0.0f ? pp->grad[i] + wd * pp->param[i] : pp->grad[i];
+            if (buf) d = buf[i] = first ? d : buf[i] * mom + d;
+            pp->param[i] = pp->param[i] + neg_lr * d;
+        }
+    }
+}
