@@ -69,7 +69,7 @@ static nt_status check_params(const tr_param *ps, size_t n, nt_err *err) {
                               ps[i].name);
         if (!(ps[i].weight_decay >= 0 && isfinite(ps[i].weight_decay)))
             return nt_err_set(err, NT_EINVAL, "optimizer: parameter '%s': weight_decay %g",
-                              ps[i].name, (double)ps[i].weight_decay);
+                              ps[i].name, ps[i].weight_decay);
         for (size_t j = 0; j < i; j++)
             if (strcmp(ps[i].name, ps[j].name) == 0)
                 return nt_err_set(err, NT_EINVAL, "optimizer: parameter '%s' given twice",

@@ -8,7 +8,9 @@
 #include "train/optim_internal.h"
 
 /* torch.optim.AdamW, single-tensor path (torch 2.x): scalars computed in double as Python
- * does, each tensor op rounded to f32 in torch's operand order. */
+ * does, each tensor op rounded to f32 in torch's operand order. torch's CPU kernels for lerp_
+ * and addcmul_ are fused multiply-adds (one rounding; checked against torch), and so is what
+ * nvcc makes of the CUDA ones, hence fmaf there and nowhere else. */
 void tr_step_adamw(tr_optim *o, double lr) {
     double step = (double)o->step;
     double bc1 = 1.0 - pow(o->hp.beta1, step), bc2 = 1.0 - pow(o->hp.beta2, step);
@@ -22,12 +24,12 @@ void tr_step_adamw(tr_optim *o, double lr) {
         tr_state *s = &o->st[ch->param];
         float *p = pp->param, *m = s->m, *v = s->v;
         const float *g = pp->grad;
-        float decay = (float)(1.0 - lr * (double)pp->weight_decay);
+        float decay = (float)(1.0 - lr * pp->weight_decay);
         bool wd = pp->weight_decay != 0;
         for (size_t i = ch->start; i < ch->end; i++) {
             float pi = wd ? p[i] * decay : p[i];
-            float mi = m[i] + w1 * (g[i] - m[i]);          /* lerp_, weight < 0.5 */
-            float vi = v[i] * b2 + (w2 * g[i]) * g[i];      /* mul_, addcmul_ */
+            float mi = fmaf(w1, g[i] - m[i], m[i]);         /* lerp_, weight < 0.5 */
+            float vi = fmaf(w2 * g[i], g[i], v[i] * b2);    /* mul_, addcmul_ */
             float denom = sqrtf(vi) / bc2_sqrt + eps;
             p[i] = pi + (neg_step_size * mi) / denom;       /* addcdiv_: value * t1 / t2 */
             m[i] = mi;
@@ -42,7 +44,7 @@ static void bnb32_chunk(tr_optim *o, const tr_chunk *ch, float lr, float step_si
     const tr_param *pp = &o->ps[ch->param];
     tr_state *s = &o->st[ch->param];
     float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
-    float wd = pp->weight_decay;
+    float wd = (float)pp->weight_decay;
     for (size_t i = ch->start; i < ch->end; i++) {
         float g = pp->grad[i];
         float m = s->m[i] * b1 + (1.0f - b1) * g;
@@ -69,6 +71,7 @@ static void bnb8_block(tr_optim *o, size_t pi, size_t blk, float lr, float step_
     const tr_param *pp = &o->ps[pi];
     tr_state *s = &o->st[pi];
     float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
+    float wd = (float)pp->weight_decay;
     size_t start = blk * TR_BNB_BLOCK, cnt = pp->numel - start;
     if (cnt > TR_BNB_BLOCK) cnt = TR_BNB_BLOCK;
     float m[TR_BNB_BLOCK], v[TR_BNB_BLOCK], a1 = s->absmax1[blk], a2 = s->absmax2[blk];
@@ -89,7 +92,7 @@ static void bnb8_block(tr_optim *o, size_t pi, size_t blk, float lr, float step_
         float *p = &pp->param[start + j];
         if (!isfinite(pp->grad[start + j])) continue;
         *p = *p + step_size * (m[j] / (sqrtf(v[j]) + c2 * eps));
-        if (pp->weight_decay > 0.0f) *p = *p * (1.0f - lr * pp->weight_decay);
+        if (wd > 0.0f) *p = *p * (1.0f - lr * wd);
     }
     s->absmax1[blk] = max1;
     s->absmax2[blk] = max2;
@@ -117,7 +120,8 @@ void tr_step_bnb(tr_optim *o, double lr_d) {
 }
 
 /* torch.optim.SGD (dampening 0, no nesterov): L2 weight decay added to the gradient,
- * momentum buffer initialised to the first d_p. */
+ * momentum buffer initialised to the first d_p. torch's add_(x, alpha=a) is one fused
+ * multiply-add on CPU (checked against torch); with alpha 1 it is a plain add. */
 void tr_step_sgd(tr_optim *o, double lr) {
     float neg_lr = (float)-lr, mom = (float)o->hp.momentum;
     bool first = o->step == 1;
@@ -125,11 +129,11 @@ void tr_step_sgd(tr_optim *o, double lr) {
     for (size_t c = 0; c < o->nchunks; c++) {
         const tr_chunk *ch = &o->chunks[c];
         const tr_param *pp = &o->ps[ch->param];
-        float *buf = o->st[ch->param].m, wd = pp->weight_decay;
+        float *buf = o->st[ch->param].m, wd = (float)pp->weight_decay;
         for (size_t i = ch->start; i < ch->end; i++) {
-            float d = wd != 0.0f ? pp->grad[i] + wd * pp->param[i] : pp->grad[i];
+            float d = wd != 0.0f ? fmaf(wd, pp->param[i], pp->grad[i]) : pp->grad[i];
             if (buf) d = buf[i] = first ? d : buf[i] * mom + d;
-            pp->param[i] = pp->param[i] + neg_lr * d;
+            pp->param[i] = fmaf(neg_lr, d, pp->param[i]);
         }
     }
 }
