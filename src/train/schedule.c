@@ -38,6 +38,9 @@ nt_status tr_sched_init(tr_sched *s, const char *lr_scheduler, double base_lr, i
     if (has_min_lr_ratio && k != TR_SCHED_COSINE && k != TR_SCHED_COSINE_WITH_MIN_LR)
         return nt_err_set(err, NT_EINVAL, "cosine_min_lr_ratio needs lr_scheduler cosine, not %s",
                           lr_scheduler);
+    if (!has_min_lr_ratio && k == TR_SCHED_COSINE_WITH_MIN_LR)
+        return nt_err_set(err, NT_EINVAL,
+                          "lr_scheduler cosine_with_min_lr needs min_lr or min_lr_rate");
     if (has_min_lr_ratio && k == TR_SCHED_COSINE) k = TR_SCHED_COSINE_MIN_LR_RATIO;
     *s = (tr_sched){.kind = k, .base_lr = base_lr, .warmup = warmup, .total = total,
                     .min_lr_rate = has_min_lr_ratio ? min_lr_ratio : 0.0};

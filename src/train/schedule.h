@@ -32,8 +32,10 @@ typedef struct {
  * to kind; false for others. */
 bool tr_sched_parse_name(const char *name, tr_sched_kind *out);
 
-/* axolotl's choice from its config: lr_scheduler "cosine" with cosine_min_lr_ratio set
- * becomes TR_SCHED_COSINE_MIN_LR_RATIO with that ratio. Checks W, T >= 0, ratio in [0, 1]. */
+/* The schedule for a config. min_lr_ratio (when has_min_lr_ratio): with "cosine" it is
+ * axolotl's cosine_min_lr_ratio (kind TR_SCHED_COSINE_MIN_LR_RATIO); with
+ * "cosine_with_min_lr" it is lr_scheduler_kwargs' min_lr_rate (min_lr / base_lr), which that
+ * schedule requires, as transformers does. Checks W, T >= 0 and the ratio in [0, 1]. */
 nt_status tr_sched_init(tr_sched *s, const char *lr_scheduler, double base_lr, int64_t warmup,
                         int64_t total, bool has_min_lr_ratio, double min_lr_ratio, nt_err *err);
 
