@@ -123,6 +123,7 @@ nt_status tr_metrics_log_end(tr_metrics *m, double epoch, int64_t step, double t
 }
 
 const val *tr_metrics_history(const tr_metrics *m) { return m->history; }
+const char *tr_metrics_tb_path(const tr_metrics *m) { return m->tb ? tr_tb_path(m->tb) : NULL; }
 
 nt_status tr_metrics_load_history(tr_metrics *m, const char *path, nt_err *err) {
     val *st;

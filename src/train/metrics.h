@@ -97,6 +97,7 @@ nt_status tr_metrics_log_end(tr_metrics *m, double epoch, int64_t step, double t
                              double train_loss, double runtime_s, double samples_per_s,
                              double steps_per_s, nt_err *err);
 const val *tr_metrics_history(const tr_metrics *m); /* the log_history list */
+const char *tr_metrics_tb_path(const tr_metrics *m); /* the event file, NULL without one */
 /* Restores the history from a checkpoint's trainer_state.json (resume). */
 nt_status tr_metrics_load_history(tr_metrics *m, const char *trainer_state_path, nt_err *err);
 void tr_metrics_close(tr_metrics *m);
