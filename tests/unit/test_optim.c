@@ -91,7 +91,7 @@ static tr_optim *run_c(const tr_optim_hparams *hp, const tensor_spec *ts, size_t
     float *p = nt_xmalloc(per * sizeof(float)), *g = nt_xmalloc(per * sizeof(float));
     memcpy(p, data, per * sizeof(float));
     tr_param ps[4];
-    char names[4][16];
+    char names[4][32];
     for (size_t i = 0, off = 0; i < nt; off += ts[i].n, i++) {
         snprintf(names[i], sizeof names[i], "t%zu", i);
         ps[i] = (tr_param){names[i], p + off, g + off, ts[i].n, ts[i].wd};

@@ -33,37 +33,42 @@ static const sched_case k_cases[] = {
     {"cosine", true, "axolotl_cosine_min_lr_ratio", 2e-4, 0.05, 0, 13},
 };
 
-/* Reads the oracle's hex floats for a case; returns how many were read. */
-static int oracle_lrs(const sched_case *c, int n, double *out) {
-    char args[256];
-    snprintf(args, sizeof args, "%s %.17g %lld %lld %.17g %d", c->py_name, c->base,
-             (long long)c->w, (long long)c->t, c->rate, n);
-    FILE *f = py_oracle_open("schedule_ref.py", args);
+#define NCASES (sizeof k_cases / sizeof k_cases[0])
+
+/* One oracle run for all cases: T + 3 lrs each (a few steps past the end), concatenated. */
+static int oracle_lrs(double *out, int cap) {
+    nt_buf args = {0};
+    for (size_t i = 0; i < NCASES; i++) {
+        const sched_case *c = &k_cases[i];
+        nt_buf_printf(&args, " %s %.17g %lld %lld %.17g %lld", c->py_name, c->base,
+                      (long long)c->w, (long long)c->t, c->rate, (long long)c->t + 3);
+    }
+    FILE *f = py_oracle_open("schedule_ref.py", args.data);
+    nt_buf_free(&args);
     if (!f) return 0;
     char line[64];
     int k = 0;
-    while (k < n && fgets(line, sizeof line, f)) out[k++] = strtod(line, NULL);
+    while (k < cap && fgets(line, sizeof line, f)) out[k++] = strtod(line, NULL);
     pclose(f);
     return k;
 }
 
 TEST(schedules_match_lambdalr_exactly) {
     if (!py_oracle_available()) SKIP("python3 not available");
-    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+    static double ref[2000];
+    int total = 0, got = oracle_lrs(ref, 2000);
+    for (size_t i = 0; i < NCASES; i++) total += (int)k_cases[i].t + 3;
+    CHECK_EQ_INT(got, total);
+    for (size_t i = 0, off = 0; i < NCASES && got == total; off += (size_t)k_cases[i].t + 3, i++) {
         const sched_case *c = &k_cases[i];
-        int n = (int)c->t + 3; /* a few steps past the end */
-        double ref[600];
-        CHECK_EQ_INT(oracle_lrs(c, n, ref), n);
         tr_sched s;
         nt_err err = {0};
         CHECK(tr_sched_init(&s, c->cfg_name, c->base, c->w, c->t, c->has_ratio, c->rate, &err) == NT_OK);
         int bad = 0;
-        for (int k = 0; k < n; k++)
-            if (tr_sched_lr(&s, k) != ref[k]) {
-                if (!bad++)
-                    fprintf(stderr, "  %s W=%lld T=%lld step %d: %a != %a\n", c->py_name,
-                            (long long)c->w, (long long)c->t, k, tr_sched_lr(&s, k), ref[k]);
-            }
+        for (int k = 0; k < (int)c->t + 3; k++)
+            if (tr_sched_lr(&s, k) != ref[off + k] && !bad++)
+                fprintf(stderr, "  %s W=%lld T=%lld step %d: %a != %a\n", c->py_name,
+                        (long long)c->w, (long long)c->t, k, tr_sched_lr(&s, k), ref[off + k]);
         CHECK_MSG(bad == 0, "case %zu: %d steps differ", i, bad);
     }
 }

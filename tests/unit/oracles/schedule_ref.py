@@ -1,15 +1,16 @@
 """Reference for test_schedule: the learning rate each optimizer step uses under torch's
 LambdaLR with transformers' (and axolotl's) schedule lambdas, written out below.
 
-usage: schedule_ref.py KIND BASE_LR W T RATE NSTEPS
-Prints NSTEPS lines: float.hex of the lr the s-th optimizer.step() used (s = 0..NSTEPS-1).
+usage: schedule_ref.py {KIND BASE_LR W T RATE NSTEPS}...
+For each case, NSTEPS lines: float.hex of the lr the s-th optimizer.step() used.
 Uses torch's LambdaLR when torch imports, else base_lr * lambda(s), which is what LambdaLR
 computes."""
 import math
 import sys
 
-kind, base, W, T, rate, nsteps = sys.argv[1:]
-base, W, T, rate, nsteps = float(base), int(W), int(T), float(rate), int(nsteps)
+args = sys.argv[1:]
+W = T = 0
+rate = 0.0
 
 
 def linear(s):
@@ -52,16 +53,23 @@ def axolotl_cosine_min_lr_ratio(s):
     return (1 - rate) * scaling + rate
 
 
-lam = globals()[kind]
 try:
     import torch
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=base)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
-    for _ in range(nsteps):
-        print(float(opt.param_groups[0]["lr"]).hex())
-        opt.step()
-        sched.step()
 except ImportError:
-    for s in range(nsteps):
-        print(float(base * lam(s)).hex())
+    torch = None
+
+for c in range(0, len(args), 6):
+    kind, base, W, T, rate, nsteps = args[c:c + 6]
+    base, W, T, rate, nsteps = float(base), int(W), int(T), float(rate), int(nsteps)
+    lam = globals()[kind]
+    if torch is not None:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=base)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
+        for _ in range(nsteps):
+            print(float(opt.param_groups[0]["lr"]).hex())
+            opt.step()
+            sched.step()
+    else:
+        for s in range(nsteps):
+            print(float(base * lam(s)).hex())
