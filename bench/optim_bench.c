@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     printf("%zu parameters, %d threads\n", n, threads);
     for (int k = 0; k < 3; k++) {
         tr_optim_hparams hp = tr_optim_defaults(kinds[k]);
-        tr_param ps = {"w", p, g, n, 0.01};
+        tr_param ps = {"w", p, g, n, 0.01, false};
         tr_optim *o;
         nt_err err = {0};
         if (tr_optim_new(&hp, &ps, 1, &o, &err)) return fprintf(stderr, "%s\n", err.msg), 1;

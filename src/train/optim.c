@@ -85,7 +85,7 @@ static void alloc_state(tr_optim *o, size_t i) {
         if (o->hp.momentum != 0) s->m = nt_xcalloc(n ? n : 1, sizeof(float));
         return;
     }
-    s->is8 = o->hp.kind == TR_OPT_ADAMW_8BIT && n >= TR_BNB_MIN_8BIT;
+    s->is8 = o->hp.kind == TR_OPT_ADAMW_8BIT && n >= TR_BNB_MIN_8BIT && !o->ps[i].bnb_32bit;
     if (!s->is8) {
         s->m = nt_xcalloc(n ? n : 1, sizeof(float));
         s->v = nt_xcalloc(n ? n : 1, sizeof(float));

@@ -5,7 +5,7 @@
  * 8-bit codes and block absmax). All work buffers are sized at creation: a step, a gradient
  * clip and a norm allocate nothing and each run as one OpenMP pass over fixed chunks.
  *
- *   tr_param ps[] = {{"model.layers.0.self_attn.q_a_proj.lora_A.weight", w, g, n, 0.01}, ...};
+ *   tr_param ps[] = {{"model.layers.0.self_attn.q_a_proj.lora_A.weight", w, g, n, 0.01, false}, ...};
  *   tr_optim *o;  tr_optim_new(&hp, ps, 2, &o, &err);
  *   float gn = tr_optim_clip_grad_norm(o, 1.0);   // pre-clip norm, the logged grad_norm
  *   tr_optim_step(o, tr_sched_lr(&sched, step));  // lr of this update
@@ -45,6 +45,7 @@ typedef struct {
     float *grad;
     size_t numel;
     double weight_decay; /* as given (torch uses it in double, bnb rounds it to f32) */
+    bool bnb_32bit;      /* 8-bit AdamW: keep f32 states (HF registers nn.Embedding weights so) */
 } tr_param;
 
 /* Tensors at or above this size get 8-bit states in the bnb optimizer (bnb's min_8bit_size). */

@@ -3,9 +3,23 @@
  * §4.3, §4.4, §5.1), because checkpoints resumed in newt or compared against torch must
  * agree to the last bit where the reference is deterministic. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tensor/qmap.h"
 #include "train/optim_internal.h"
+
+/* AVX2 + FMA loops when the CPU has them, unless NEWT_SIMD=portable (as for src/tensor's
+ * kernels: how tests compare both paths on one machine). Read once per step. */
+static bool use_simd(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    const char *e = getenv("NEWT_SIMD");
+    if (e && strcmp(e, "portable") == 0) return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
 
 /* decay is 1 when weight_decay is 0: p * 1 is p exactly, as torch's mul_(1 - lr * 0). */
 static inline float adamw_elem(float *p, float *m, float *v, float g, float decay, float w1,
@@ -45,11 +59,12 @@ __attribute__((target("avx2,fma"))) static size_t adamw_avx2(
 }
 #endif
 
-static void adamw_range(float *p, float *m, float *v, const float *g, size_t n, float decay,
-                        float w1, float b2, float w2, float bc2_sqrt, float eps, float nss) {
+static void adamw_range(bool simd, float *p, float *m, float *v, const float *g, size_t n,
+                        float decay, float w1, float b2, float w2, float bc2_sqrt, float eps,
+                        float nss) {
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (simd)
         i = adamw_avx2(p, m, v, g, n, decay, w1, b2, w2, bc2_sqrt, eps, nss);
 #endif
     for (; i < n; i++) p[i] = adamw_elem(p + i, m + i, v + i, g[i], decay, w1, b2, w2, bc2_sqrt, eps, nss);
@@ -94,10 +109,10 @@ __attribute__((target("avx2,fma"))) static void sgd_avx2(
 }
 #endif
 
-static void sgd_range(float *p, const float *g, float *buf, size_t n, float wd, float mom,
-                      bool first, float neg_lr) {
+static void sgd_range(bool simd, float *p, const float *g, float *buf, size_t n, float wd,
+                      float mom, bool first, float neg_lr) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (simd) {
         sgd_avx2(p, g, buf, n, wd, mom, first, neg_lr);
         return;
     }
@@ -110,6 +125,7 @@ static void sgd_range(float *p, const float *g, float *buf, size_t n, float wd, 
  * and addcmul_ are fused multiply-adds (one rounding; checked against torch), and so is what
  * nvcc makes of the CUDA ones, hence fmaf there and nowhere else. */
 void tr_step_adamw(tr_optim *o, double lr) {
+    bool simd = use_simd();
     double step = (double)o->step;
     double bc1 = 1.0 - pow(o->hp.beta1, step), bc2 = 1.0 - pow(o->hp.beta2, step);
     float neg_step_size = (float)(-(lr / bc1));
@@ -121,7 +137,7 @@ void tr_step_adamw(tr_optim *o, double lr) {
         const tr_param *pp = &o->ps[ch->param];
         tr_state *s = &o->st[ch->param];
         size_t a = ch->start;
-        adamw_range(pp->param + a, s->m + a, s->v + a, pp->grad + a, ch->end - a,
+        adamw_range(simd, pp->param + a, s->m + a, s->v + a, pp->grad + a, ch->end - a,
                     pp->weight_decay != 0 ? (float)(1.0 - lr * pp->weight_decay) : 1.0f, w1, b2, w2,
                     bc2_sqrt, eps, neg_step_size);
     }
@@ -212,6 +228,7 @@ void tr_step_bnb(tr_optim *o, double lr_d) {
  * momentum buffer initialised to the first d_p. torch's add_(x, alpha=a) is one fused
  * multiply-add on CPU (checked against torch); with alpha 1 it is a plain add. */
 void tr_step_sgd(tr_optim *o, double lr) {
+    bool simd = use_simd();
     float neg_lr = (float)-lr, mom = (float)o->hp.momentum;
     bool first = o->step == 1;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -220,7 +237,7 @@ void tr_step_sgd(tr_optim *o, double lr) {
         const tr_param *pp = &o->ps[ch->param];
         float *buf = o->st[ch->param].m;
         size_t a = ch->start;
-        sgd_range(pp->param + a, pp->grad + a, buf ? buf + a : NULL, ch->end - a,
+        sgd_range(simd, pp->param + a, pp->grad + a, buf ? buf + a : NULL, ch->end - a,
                   (float)pp->weight_decay, mom, first, neg_lr);
     }
 }

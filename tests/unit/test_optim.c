@@ -94,7 +94,7 @@ static tr_optim *run_c(const tr_optim_hparams *hp, const tensor_spec *ts, size_t
     char names[4][32];
     for (size_t i = 0, off = 0; i < nt; off += ts[i].n, i++) {
         snprintf(names[i], sizeof names[i], "t%zu", i);
-        ps[i] = (tr_param){names[i], p + off, g + off, ts[i].n, ts[i].wd};
+        ps[i] = (tr_param){names[i], p + off, g + off, ts[i].n, ts[i].wd, false};
     }
     tr_optim *o = NULL;
     nt_err err = {0};
@@ -324,8 +324,8 @@ static void roundtrip_case(tr_optim_kind kind, double momentum) {
     tr_param psa[3], psb[3];
     const char *names[3] = {"a.weight", "b.lora_A.weight", "c.bias"};
     for (size_t i = 0, off = 0; i < 3; off += ts[i].n, i++) {
-        psa[i] = (tr_param){names[i], pa + off, g + off, ts[i].n, ts[i].wd};
-        psb[i] = (tr_param){names[i], pb + off, g + off, ts[i].n, ts[i].wd};
+        psa[i] = (tr_param){names[i], pa + off, g + off, ts[i].n, ts[i].wd, false};
+        psb[i] = (tr_param){names[i], pb + off, g + off, ts[i].n, ts[i].wd, false};
     }
     tr_optim_hparams hp = tr_optim_defaults(kind);
     hp.momentum = momentum;
@@ -363,7 +363,7 @@ TEST(state_roundtrip_sgd_momentum) { roundtrip_case(TR_OPT_SGD, 0.9); }
 
 TEST(state_load_errors) {
     float p[8] = {0}, g[8] = {0};
-    tr_param a = {"w", p, g, 8, 0}, b = {"other", p, g, 8, 0}, c = {"w", p, g, 4, 0};
+    tr_param a = {"w", p, g, 8, 0, false}, b = {"other", p, g, 8, 0, false}, c = {"w", p, g, 4, 0, false};
     tr_optim_hparams hp = tr_optim_defaults(TR_OPT_ADAMW);
     tr_optim *oa = NULL, *ob = NULL, *oc = NULL, *os = NULL;
     nt_err err = {0};
@@ -395,6 +395,71 @@ TEST(state_load_errors) {
     CHECK_CONTAINS(err.msg, "adam_beta2");
     tr_optim_free(oa), tr_optim_free(ob), tr_optim_free(oc), tr_optim_free(os);
     free(path), free(missing);
+}
+
+/* Runs `steps` updates of params split as `sizes` (flags: bnb_32bit) over one buffer. */
+static void run_split(tr_optim_kind kind, double mom, const size_t *sizes, const bool *f32,
+                      size_t nt, float *p, const float *data, size_t per, int steps) {
+    float *g = nt_xmalloc(per * sizeof(float));
+    tr_param ps[4];
+    char names[4][32];
+    memcpy(p, data, per * sizeof(float));
+    for (size_t i = 0, off = 0; i < nt; off += sizes[i], i++) {
+        snprintf(names[i], sizeof names[i], "w%zu", i);
+        ps[i] = (tr_param){names[i], p + off, g + off, sizes[i], 0.05, f32 ? f32[i] : false};
+    }
+    tr_optim_hparams hp = tr_optim_defaults(kind);
+    hp.momentum = mom;
+    tr_optim *o = NULL;
+    nt_err err = {0};
+    CHECK(tr_optim_new(&hp, ps, nt, &o, &err) == NT_OK);
+    for (int k = 0; k < steps && o; k++) {
+        memcpy(g, data + per * (k + 1), per * sizeof(float));
+        tr_optim_step(o, 1e-3);
+    }
+    tr_optim_free(o);
+    free(g);
+}
+
+/* The AVX2 + FMA loops and the portable ones give the same bits (NEWT_SIMD=portable). */
+TEST(simd_and_portable_paths_agree) {
+    static const tensor_spec ts[] = {{1003, 0}};
+    size_t per, n = 1003;
+    float *data = gen_data(ts, 1, &per);
+    float *a = nt_xmalloc(per * sizeof(float)), *b = nt_xmalloc(per * sizeof(float));
+    const tr_optim_kind kinds[] = {TR_OPT_ADAMW, TR_OPT_SGD, TR_OPT_SGD};
+    const double moms[] = {0, 0, 0.9};
+    const char *old = getenv("NEWT_SIMD");
+    char *saved = old ? nt_xstrdup(old) : NULL;
+    for (int k = 0; k < 3; k++) {
+        unsetenv("NEWT_SIMD");
+        run_split(kinds[k], moms[k], &n, NULL, 1, a, data, per, 20);
+        setenv("NEWT_SIMD", "portable", 1);
+        run_split(kinds[k], moms[k], &n, NULL, 1, b, data, per, 20);
+        CHECK_MSG(memcmp(a, b, per * sizeof(float)) == 0, "%s momentum %g",
+                  tr_optim_kind_name(kinds[k]), moms[k]);
+    }
+    if (saved) setenv("NEWT_SIMD", saved, 1);
+    else unsetenv("NEWT_SIMD");
+    free(saved), free(a), free(b), free(data);
+}
+
+/* A 5000-element tensor forced to f32 states updates exactly like two 2500-element halves
+ * (below min_8bit_size, so f32 states too: the kernel is elementwise). */
+TEST(adamw_8bit_embedding_override_uses_f32_states) {
+    static const tensor_spec ts[] = {{5000, 0}};
+    size_t per;
+    float *data = gen_data(ts, 1, &per);
+    float *a = nt_xmalloc(per * sizeof(float)), *b = nt_xmalloc(per * sizeof(float));
+    size_t whole = 5000, halves[2] = {2500, 2500};
+    bool f32 = true;
+    run_split(TR_OPT_ADAMW_8BIT, 0, &whole, &f32, 1, a, data, per, 20);
+    run_split(TR_OPT_ADAMW_8BIT, 0, halves, NULL, 2, b, data, per, 20);
+    CHECK(memcmp(a, b, per * sizeof(float)) == 0);
+    bool f8 = false; /* without the flag the 8-bit path rounds differently */
+    run_split(TR_OPT_ADAMW_8BIT, 0, &whole, &f8, 1, a, data, per, 20);
+    CHECK(memcmp(a, b, per * sizeof(float)) != 0);
+    free(a), free(b), free(data);
 }
 
 /* ---- names, decay rule, clipping by hand ---- */
@@ -432,7 +497,7 @@ TEST(weight_decay_rule) {
 TEST(clip_grad_norm_by_hand) {
     /* grads (3, 4) and (12): norms 5 and 12, total 13; max_norm 6.5 -> coef 6.5/(13+1e-6) */
     float p[3] = {0}, g[3] = {3, 4, 12};
-    tr_param ps[2] = {{"a", p, g, 2, 0}, {"b", p + 2, g + 2, 1, 0}};
+    tr_param ps[2] = {{"a", p, g, 2, 0, false}, {"b", p + 2, g + 2, 1, 0, false}};
     tr_optim_hparams hp = tr_optim_defaults(TR_OPT_SGD);
     tr_optim *o = NULL;
     nt_err err = {0};
