@@ -35,6 +35,8 @@ struct tr_optim {
 };
 
 void tr_step_adamw(tr_optim *o, double lr);
+/* out[j] = tn_qmap_quantize(code, x[j]) for j < n <= 256, searched in lockstep. */
+void tr_quantize_many(const float code[256], const float *x, size_t n, uint8_t *out);
 void tr_step_bnb(tr_optim *o, double lr);
 void tr_step_sgd(tr_optim *o, double lr);
 

@@ -162,12 +162,52 @@ static void bnb32_chunk(tr_optim *o, const tr_chunk *ch, float lr, float step_si
     }
 }
 
-/* Requantizes m with the signed map, keeping its sign: a code whose value has the other sign
- * (a small negative m rounding to code 127 = +0) moves one step toward m. */
-static uint8_t quant_m(const float *qmap1, float m, float absmax) {
-    uint8_t c = tn_qmap_quantize(qmap1, m / absmax);
-    if (signbit(qmap1[c]) != signbit(m)) c = (uint8_t)(m > 0.0f ? c + 1 : c - 1);
-    return c;
+/* tn_qmap_quantize (bnb's dQuantize / quantize_2D binary search) for up to 256 values at
+ * once, one search level for all values at a time so that the searches' dependent loads
+ * overlap, with integer masks instead of branches (the comparisons are unpredictable).
+ * In the reference search `lower` is always code[lo] and `upper` code[hi] once its final
+ * fix-ups (lo == 0, hi == 255) are applied, so only the indices are tracked. Same result as
+ * tn_qmap_quantize for every input, NaN included (NaN compares false all the way down). */
+#define QUANTIZE_MANY_BODY                                                                \
+    int32_t pivot[TR_BNB_BLOCK], lo[TR_BNB_BLOCK], hi[TR_BNB_BLOCK];                      \
+    for (size_t j = 0; j < n; j++) pivot[j] = 127, lo[j] = 0, hi[j] = 255;               \
+    for (int32_t i = 64; i > 0; i >>= 1) {                                                \
+        _Pragma("omp simd") for (size_t j = 0; j < n; j++) {                              \
+            int32_t m = -(int32_t)(x[j] > code[pivot[j]]); /* all ones when x > val */    \
+            lo[j] = (pivot[j] & m) | (lo[j] & ~m);                                        \
+            hi[j] = (hi[j] & m) | (pivot[j] & ~m);                                        \
+            pivot[j] = pivot[j] - i + ((2 * i) & m);                                      \
+        }                                                                                 \
+    }                                                                                     \
+    for (size_t j = 0; j < n; j++) {                                                      \
+        float val = code[pivot[j]];                                                       \
+        int32_t up = x[j] > (code[hi[j]] + val) * 0.5f ? hi[j] : pivot[j];                \
+        int32_t down = x[j] < (code[lo[j]] + val) * 0.5f ? lo[j] : pivot[j];              \
+        out[j] = (uint8_t)(x[j] > val ? up : down);                                       \
+    }
+
+static void quantize_portable(const float *restrict code, const float *restrict x, size_t n,
+                              uint8_t *restrict out) {
+    QUANTIZE_MANY_BODY
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same loops with AVX2 gathers for the table lookups. */
+__attribute__((target("avx2,fma"))) static void quantize_avx2(const float *restrict code,
+                                                               const float *restrict x, size_t n,
+                                                               uint8_t *restrict out) {
+    QUANTIZE_MANY_BODY
+}
+#endif
+
+void tr_quantize_many(const float code[256], const float *x, size_t n, uint8_t *out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (use_simd()) {
+        quantize_avx2(code, x, n, out);
+        return;
+    }
+#endif
+    quantize_portable(code, x, n, out);
 }
 
 /* One 256-block of kOptimizerStatic8bit2StateBlockwise. The last block is padded as the
@@ -190,8 +230,9 @@ static void bnb8_block(tr_optim *o, size_t pi, size_t blk, float lr, float step_
         } else {
             m[j] = v[j] = 0.0f;
         }
-        max1 = fmaxf(max1, fabsf(m[j]));
-        max2 = fmaxf(max2, fabsf(v[j]));
+        /* fmaxf(max, |x|) without the libm call: a NaN |x| leaves max as fmaxf does */
+        max1 = fabsf(m[j]) > max1 ? fabsf(m[j]) : max1;
+        max2 = fabsf(v[j]) > max2 ? fabsf(v[j]) : max2;
     }
     for (size_t j = 0; j < cnt; j++) {
         float *p = &pp->param[start + j];
@@ -201,10 +242,17 @@ static void bnb8_block(tr_optim *o, size_t pi, size_t blk, float lr, float step_
     }
     s->absmax1[blk] = max1;
     s->absmax2[blk] = max2;
-    for (size_t j = 0; j < cnt; j++) {
-        s->q1[start + j] = quant_m(o->qmap1, m[j], max1);
-        s->q2[start + j] = tn_qmap_quantize(o->qmap2, v[j] / max2);
-    }
+    /* requantize; an m code whose value has the other sign than m (a small negative m
+     * rounding to code 127 = +0) moves one code toward m */
+    float x[TR_BNB_BLOCK] = {0};
+    uint8_t *q1 = s->q1 + start;
+    for (size_t j = 0; j < cnt; j++) x[j] = m[j] / max1;
+    tr_quantize_many(o->qmap1, x, cnt, q1);
+    for (size_t j = 0; j < cnt; j++)
+        if (signbit(o->qmap1[q1[j]]) != signbit(m[j]))
+            q1[j] = (uint8_t)(m[j] > 0.0f ? q1[j] + 1 : q1[j] - 1);
+    for (size_t j = 0; j < cnt; j++) x[j] = v[j] / max2;
+    tr_quantize_many(o->qmap2, x, cnt, s->q2 + start);
 }
 
 void tr_step_bnb(tr_optim *o, double lr_d) {

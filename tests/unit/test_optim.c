@@ -11,7 +11,9 @@
 
 #include "base/mem.h"
 #include "formats/safetensors.h"
+#include "tensor/qmap.h"
 #include "train/optim.h"
+#include "train/optim_internal.h"
 #include "train/schedule.h"
 
 enum { STEPS = 50, WARM = 5 };
@@ -423,15 +425,15 @@ static void run_split(tr_optim_kind kind, double mom, const size_t *sizes, const
 
 /* The AVX2 + FMA loops and the portable ones give the same bits (NEWT_SIMD=portable). */
 TEST(simd_and_portable_paths_agree) {
-    static const tensor_spec ts[] = {{1003, 0}};
-    size_t per, n = 1003;
+    static const tensor_spec ts[] = {{5003, 0}};
+    size_t per, n = 5003;
     float *data = gen_data(ts, 1, &per);
     float *a = nt_xmalloc(per * sizeof(float)), *b = nt_xmalloc(per * sizeof(float));
-    const tr_optim_kind kinds[] = {TR_OPT_ADAMW, TR_OPT_SGD, TR_OPT_SGD};
-    const double moms[] = {0, 0, 0.9};
+    const tr_optim_kind kinds[] = {TR_OPT_ADAMW, TR_OPT_SGD, TR_OPT_SGD, TR_OPT_ADAMW_8BIT};
+    const double moms[] = {0, 0, 0.9, 0};
     const char *old = getenv("NEWT_SIMD");
     char *saved = old ? nt_xstrdup(old) : NULL;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         unsetenv("NEWT_SIMD");
         run_split(kinds[k], moms[k], &n, NULL, 1, a, data, per, 20);
         setenv("NEWT_SIMD", "portable", 1);
@@ -460,6 +462,51 @@ TEST(adamw_8bit_embedding_override_uses_f32_states) {
     run_split(TR_OPT_ADAMW_8BIT, 0, &whole, &f8, 1, a, data, per, 20);
     CHECK(memcmp(a, b, per * sizeof(float)) != 0);
     free(a), free(b), free(data);
+}
+
+/* The lockstep quantizer against tn_qmap_quantize (the reference search) on both maps, for
+ * random values, every code, the midpoints between codes and their neighbours, and specials. */
+TEST(lockstep_quantizer_matches_reference_search) {
+    float maps[2][256];
+    tn_qmap_dynamic(true, maps[0]);
+    tn_qmap_dynamic(false, maps[1]);
+    float x[4096];
+    size_t n = 0;
+    uint64_t s = 7;
+    for (int i = 0; i < 256; i++) {
+        float c = maps[0][i], d = i < 255 ? (maps[0][i] + maps[0][i + 1]) * 0.5f : 1.5f;
+        x[n++] = c, x[n++] = d, x[n++] = nextafterf(d, -2), x[n++] = nextafterf(d, 2);
+        c = maps[1][i], d = i < 255 ? (maps[1][i] + maps[1][i + 1]) * 0.5f : 1.5f;
+        x[n++] = c, x[n++] = d, x[n++] = nextafterf(d, -2), x[n++] = nextafterf(d, 2);
+    }
+    const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1.0f, -1.0f, 2.0f, -2.0f, 1e-30f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x[n++] = special[i];
+    while (n < 4096) {
+        double u = py_oracle_uniform(&s) * 2 - 1;
+        x[n++] = (float)(u * pow(10, -7 * py_oracle_uniform(&s)));
+    }
+    const char *old = getenv("NEWT_SIMD");
+    char *saved = old ? nt_xstrdup(old) : NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) setenv("NEWT_SIMD", "portable", 1);
+        else unsetenv("NEWT_SIMD");
+        for (int mi = 0; mi < 2; mi++) {
+            int bad = 0;
+            for (size_t off = 0; off < n; off += 256) {
+                uint8_t q[256];
+                size_t cnt = n - off < 256 ? n - off : 256;
+                tr_quantize_many(maps[mi], x + off, cnt, q);
+                for (size_t j = 0; j < cnt; j++)
+                    if (q[j] != tn_qmap_quantize(maps[mi], x[off + j]) && !bad++)
+                        fprintf(stderr, "  map %d x=%a: %d != %d\n", mi, x[off + j], q[j],
+                                tn_qmap_quantize(maps[mi], x[off + j]));
+            }
+            CHECK_MSG(bad == 0, "pass %d map %d: %d differ", pass, mi, bad);
+        }
+    }
+    if (saved) setenv("NEWT_SIMD", saved, 1);
+    else unsetenv("NEWT_SIMD");
+    free(saved);
 }
 
 /* ---- names, decay rule, clipping by hand ---- */
