@@ -35,8 +35,12 @@ struct tr_optim {
 };
 
 void tr_step_adamw(tr_optim *o, double lr);
-/* out[j] = tn_qmap_quantize(code, x[j]) for j < n <= 256, searched in lockstep. */
-void tr_quantize_many(const float code[256], const float *x, size_t n, uint8_t *out);
+/* AVX2 + FMA loops available and not disabled by NEWT_SIMD=portable (reads the environment:
+ * once per step, never per element). */
+bool tr_use_simd(void);
+/* out[j] = tn_qmap_quantize(code, x[j]) for j < n <= 256, searched in lockstep; simd: the
+ * AVX2 build of the loops (only when tr_use_simd()). */
+void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n, uint8_t *out);
 void tr_step_bnb(tr_optim *o, double lr);
 void tr_step_sgd(tr_optim *o, double lr);
 

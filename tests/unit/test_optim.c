@@ -495,7 +495,7 @@ TEST(lockstep_quantizer_matches_reference_search) {
             for (size_t off = 0; off < n; off += 256) {
                 uint8_t q[256];
                 size_t cnt = n - off < 256 ? n - off : 256;
-                tr_quantize_many(maps[mi], x + off, cnt, q);
+                tr_quantize_many(tr_use_simd(), maps[mi], x + off, cnt, q);
                 for (size_t j = 0; j < cnt; j++)
                     if (q[j] != tn_qmap_quantize(maps[mi], x[off + j]) && !bad++)
                         fprintf(stderr, "  map %d x=%a: %d != %d\n", mi, x[off + j], q[j],
