@@ -388,6 +388,22 @@ TEST(state_load_errors) {
     char *missing = nt_xasprintf("%s/nope.safetensors", test_tmpdir());
     CHECK(tr_optim_load(oa, missing, &err) != NT_OK);
     CHECK_CONTAINS(err.msg, "nope.safetensors");
+    /* a file whose metadata is not ours */
+    char *bad = nt_xasprintf("%s/bad.safetensors", test_tmpdir());
+    int64_t shape[1] = {8};
+    for (int k = 0; k < 2; k++) {
+        st_writer *w = st_writer_new();
+        st_writer_set_metadata(w, "optimizer", "adamw_torch");
+        if (k) st_writer_set_metadata(w, "step", "12x");
+        CHECK(st_writer_add(w, "state.w.exp_avg", ST_F32, 1, shape, p, &err) == NT_OK);
+        CHECK(st_writer_add(w, "state.w.exp_avg_sq", ST_F32, 1, shape, p, &err) == NT_OK);
+        CHECK(st_writer_save(w, bad, &err) == NT_OK);
+        st_writer_free(w);
+        CHECK(tr_optim_load(oa, bad, &err) == NT_EPARSE);
+        CHECK_CONTAINS(err.msg, k ? "not a step count: '12x'" : "lacks \"optimizer\" or \"step\"");
+    }
+    CHECK_EQ_INT(tr_optim_step_count(oa), 1);
+    free(bad);
     tr_param dup[2] = {a, a};
     tr_optim *od = NULL;
     CHECK(tr_optim_new(&hp, dup, 2, &od, &err) == NT_EINVAL);
