@@ -1,0 +1,178 @@
+/* LoRA inside the model (model/m4_lora.h). Independent references: central finite differences
+ * of the model's own loss (at two step sizes) for every adapter tensor, ex_merge_lora (the
+ * exporter's merge, formats.md §10) folded into a plain model, the f32 model on the rounded /
+ * dequantized weights for compact storage, and PyTorch autograd in float64 for one linear and
+ * one expert (tests/unit/oracles/lora_torch.py). */
+#include "export/hf_model.h"
+#include "export/peft.h"
+#include "formats/safetensors.h"
+#include "base/fileio.h"
+#include "base/mem.h"
+#include "m4_lora_util.h"
+#include "tensor/convert.h"
+#include "tensor/nf4.h"
+#include "test.h"
+#include "py_oracle.h"
+
+static double run(m4_model *m, const lsetup *s, bool grad, float *logits, nt_err *err) {
+    m4_loss l = {0};
+    m4_model_zero_grads(m);
+    if (m4_forward(m, &s->b, grad, logits, &l, err)) return NAN;
+    if (grad && m4_backward(m, err)) return NAN;
+    return l.loss;
+}
+
+TEST(attach_shapes_and_names_follow_peft) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *m = lmodel(&s, TN_F32, &err);
+    CHECK_MSG(lattach(m, &s, 0, &err) == NT_OK, "%s", err.msg);
+    /* layer 0 dense: 5 attention + 3 MLP; layer 1: 5 attention + 3 shared, router, 2 experts */
+    CHECK_EQ_INT(s.res.n, 19);
+    CHECK_EQ_INT(m4_lora_num_tensors(m), 38);
+    int64_t total = 0;
+    bool seen_gu = false, seen_router = false;
+    for (size_t i = 0; i < m4_lora_num_tensors(m); i++) {
+        const m4_lora_tensor *t = m4_lora_get(m, i);
+        total += t->numel;
+        CHECK(t->data == m4_lora_params(m) + (t->data - m4_lora_params(m)));
+        if (!strcmp(t->name, "base_model.model.model.layers.1.mlp.experts.base_layer.lora_A.weight")) {
+            seen_gu = true; /* gate_up [8, 20, 40]: A [r·E, in] */
+            CHECK_EQ_INT(t->shape[0], RANK * 8);
+            CHECK_EQ_INT(t->shape[1], 40);
+        }
+        if (!strcmp(t->name, "base_model.model.model.layers.1.mlp.experts.lora_B.weight")) {
+            CHECK_EQ_INT(t->shape[0], 40); /* down [8, 40, 10]: B [out, r·E] */
+            CHECK_EQ_INT(t->shape[1], RANK * 8);
+        }
+        if (!strcmp(t->name, "base_model.model.model.layers.1.mlp.gate.lora_B.weight")) {
+            seen_router = true; /* router [8, 40]: B [8, r] */
+            CHECK_EQ_INT(t->shape[0], 8);
+            CHECK_EQ_INT(t->shape[1], RANK);
+        }
+    }
+    CHECK(seen_gu && seen_router);
+    CHECK_EQ_INT(total, m4_lora_num_floats(m));
+    CHECK_EQ_INT(total, tr_trainable_params(&s.res, RANK, NULL, NULL));
+    CHECK_NEAR(m4_lora_scale(m), 5.0 / 3.0, 1e-15);
+    CHECK(lattach(m, &s, 0, &err) == NT_EINVAL); /* twice */
+    m4_model_free(m);
+    m = lmodel(&s, TN_F32, &err);
+    CHECK(lattach(m, &s, 0.1, &err) == NT_EINVAL); /* dropout with parameter targets */
+    CHECK_CONTAINS(err.msg, "lora_dropout");
+    CHECK_CONTAINS(err.msg, "target_parameters");
+    m4_lora_opts o = {.r = RANK, .alpha = 8, .use_rslora = true};
+    CHECK_EQ_INT(m4_lora_attach(m, &s.res, &o, &err), NT_OK);
+    CHECK_NEAR(m4_lora_scale(m), 8.0 / sqrt(3.0), 1e-15);
+    m4_model_free(m);
+    tr_result_free(&s.res);
+}
+
+/* B = 0 at init: the model's loss and logits are those of the model without adapters, A's
+ * gradient is 0 and B's is not. */
+TEST(init_leaves_the_base_output_unchanged) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *a = lmodel(&s, TN_F32, &err), *ref = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(a, &s, 0, &err), NT_OK);
+    int64_t nl = B_ * T_ * s.full.text.vocab_size;
+    float *la = malloc((size_t)nl * sizeof(float)), *lr = malloc((size_t)nl * sizeof(float));
+    double L = run(a, &s, true, la, &err), Lr = run(ref, &s, true, lr, &err);
+    CHECK(L == Lr);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < nl; i++) diff += la[i] != lr[i];
+    CHECK_EQ_INT(diff, 0);
+    for (size_t i = 0; i < m4_lora_num_tensors(a); i++) {
+        const m4_lora_tensor *t = m4_lora_get(a, i);
+        double g = 0, v = 0;
+        for (int64_t j = 0; j < t->numel; j++) g += fabs(t->grad[j]), v += fabs(t->data[j]);
+        if (t->which == 'A') {
+            CHECK_MSG(g == 0 && v > 0, "%s: |g| %g |A| %g", t->name, g, v);
+        } else {
+            CHECK_MSG(g > 0 && v == 0, "%s: |g| %g |B| %g", t->name, g, v);
+        }
+    }
+    free(la);
+    free(lr);
+    m4_model_free(a);
+    m4_model_free(ref);
+    tr_result_free(&s.res);
+}
+
+/* The MoE layer's expert choices after the last forward (kept without checkpointing, which
+ * the loss-only forwards never use): a finite difference is only valid if the perturbation
+ * leaves them unchanged. */
+static const int32_t *routing(const m4_model *m) { return m->acts[m->cfg.num_layers - 1].idx; }
+
+/* (L(θ+hv) − L(θ−hv)) / 2h, halving h until neither side changes the routing. */
+static double central_diff(m4_model *m, const lsetup *s, const m4_lora_tensor *t, const float *x0,
+                           const float *v, float h, const int32_t *route0, double *h_used) {
+    int64_t nr = B_ * T_ * s->full.text.experts_per_tok;
+    nt_err err = {0};
+    for (int tries = 0; tries < 8; tries++, h *= 0.5f) {
+        double L[2];
+        bool same = true;
+        for (int sgn = 0; sgn < 2; sgn++) {
+            for (int64_t j = 0; j < t->numel; j++) t->data[j] = x0[j] + (sgn ? -h : h) * v[j];
+            L[sgn] = run(m, s, false, NULL, &err);
+            same = same && !memcmp(routing(m), route0, (size_t)nr * sizeof(int32_t));
+        }
+        memcpy(t->data, x0, (size_t)t->numel * sizeof(float));
+        if (same) return *h_used = h, (L[0] - L[1]) / (2.0 * (double)h);
+    }
+    return NAN;
+}
+
+/* Directional central differences: for each adapter tensor and a random ±1 direction v,
+ * the difference quotient at h and h/2 must both match g·v (relative, floor 0.1). */
+static void grad_check(bool with_params, double dropout, bool ckpt) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, with_params, dropout) == 0);
+    m4_model *m = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(m, &s, dropout, &err), NT_OK);
+    m4_model_set_options(m, &(m4_options){.checkpointing = ckpt});
+    m4_lora_set_step(m, 5, 1);
+    lrandomize(m, 0.3f, 99);
+    CHECK(!isnan(run(m, &s, true, NULL, &err)));
+    float *g = nt_xmalloc((size_t)m4_lora_num_floats(m) * sizeof(float));
+    memcpy(g, m4_lora_grads(m), (size_t)m4_lora_num_floats(m) * sizeof(float));
+    m4_model_set_options(m, &(m4_options){.checkpointing = false});
+    CHECK(!isnan(run(m, &s, false, NULL, &err)));
+    int64_t nr = B_ * T_ * s.full.text.experts_per_tok;
+    int32_t *route0 = nt_xmalloc((size_t)nr * sizeof(int32_t));
+    memcpy(route0, routing(m), (size_t)nr * sizeof(int32_t));
+    double worst = 0, hmin = 1;
+    uint32_t st = 3;
+    for (size_t i = 0; i < m4_lora_num_tensors(m); i++) {
+        const m4_lora_tensor *t = m4_lora_get(m, i);
+        const float *gt = g + (t->grad - m4_lora_grads(m));
+        float *v = nt_xmalloc((size_t)t->numel * sizeof(float)), *x0 = nt_xmalloc((size_t)t->numel * sizeof(float));
+        memcpy(x0, t->data, (size_t)t->numel * sizeof(float));
+        double gv = 0;
+        for (int64_t j = 0; j < t->numel; j++) v[j] = lcg(&st) & 256 ? 1.0f : -1.0f, gv += (double)gt[j] * v[j];
+        for (int k = 0; k < 2; k++) {
+            double hu = 0, fd = central_diff(m, &s, t, x0, v, k ? 1e-3f : 2e-3f, route0, &hu);
+            double e = fabs(fd - gv) / fmax(fabs(gv), 0.1);
+            CHECK_MSG(e <= 3e-3, "%s h %g: fd %.8g vs grad·v %.8g", t->name, hu, fd, gv);
+            worst = fmax(worst, e);
+            hmin = fmin(hmin, hu);
+        }
+        free(v);
+        free(x0);
+    }
+    printf("  %zu tensors%s%s: worst |fd − g·v| / max(|g·v|, 0.1) %.3g (smallest h %g)\n",
+           m4_lora_num_tensors(m), dropout > 0 ? ", dropout" : "", ckpt ? ", checkpointing" : "",
+           worst, hmin);
+    free(route0);
+    free(g);
+    m4_model_free(m);
+    tr_result_free(&s.res);
+}
+
+TEST(gradients_of_every_adapter_match_finite_differences) { grad_check(true, 0, false); }
+TEST(gradients_with_dropout_and_checkpointing_match_finite_differences) { grad_check(false, 0.25, true); }
+
+TEST_MAIN()
