@@ -10,6 +10,7 @@
 #include "base/mem.h"
 #include "m4_lora_util.h"
 #include "tensor/convert.h"
+#include "tensor/fp.h"
 #include "tensor/nf4.h"
 #include "test.h"
 #include "py_oracle.h"
@@ -174,5 +175,144 @@ static void grad_check(bool with_params, double dropout, bool ckpt) {
 
 TEST(gradients_of_every_adapter_match_finite_differences) { grad_check(true, 0, false); }
 TEST(gradients_with_dropout_and_checkpointing_match_finite_differences) { grad_check(false, 0.25, true); }
+
+/* A few plain SGD steps on the adapters, so B is no longer zero. */
+static void sgd_steps(m4_model *m, const lsetup *s, int n, float lr) {
+    nt_err err = {0};
+    for (int k = 0; k < n; k++) {
+        m4_lora_set_step(m, k, 0);
+        CHECK(!isnan(run(m, s, true, NULL, &err)));
+        float *p = m4_lora_params(m), *g = m4_lora_grads(m);
+        for (int64_t i = 0; i < m4_lora_num_floats(m); i++) p[i] -= lr * g[i];
+    }
+}
+
+/* ex_merge_lora (W += s·B_e@A_e, §10) into a model without adapters gives the adapted model's
+ * loss and logits. */
+TEST(merged_weights_reproduce_the_adapted_model) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *a = lmodel(&s, TN_F32, &err), *mg = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(a, &s, 0, &err), NT_OK);
+    sgd_steps(a, &s, 3, 0.5f);
+    for (size_t j = 0; j < s.res.n; j++) {
+        const tr_target *t = &s.res.targets[j];
+        char name[200];
+        ltensor_name(t, name, sizeof name);
+        int64_t i = m4_model_find_param(mg, name);
+        CHECK_MSG(i >= 0, "%s", name);
+        const m4_lora_tensor *A = m4_lora_get(a, 2 * j), *B = m4_lora_get(a, 2 * j + 1);
+        double bn = 0;
+        for (int64_t k = 0; k < B->numel; k++) bn += fabs(B->data[k]);
+        CHECK_MSG(bn > 0, "%s: B still zero", B->name);
+        ex_merge_lora(m4_model_param_data(mg, (size_t)i), t->experts, t->out, t->in, A->data,
+                      B->data, RANK, m4_lora_scale(a));
+    }
+    int64_t nl = B_ * T_ * s.full.text.vocab_size;
+    float *la = malloc((size_t)nl * sizeof(float)), *lm = malloc((size_t)nl * sizeof(float));
+    double L = run(a, &s, false, la, &err), Lm = run(mg, &s, false, lm, &err);
+    double mx = 0, ref = 0;
+    for (int64_t i = 0; i < nl; i++) mx = fmax(mx, fabs((double)la[i] - lm[i])), ref = fmax(ref, fabs(lm[i]));
+    CHECK_MSG(mx <= 1e-5 * ref, "logits max|Δ| %.3g of %.3g", mx, ref);
+    CHECK_MSG(fabs(L - Lm) <= 1e-5 * fabs(Lm), "loss %.9g vs %.9g", L, Lm);
+    printf("  loss %.7g vs merged %.7g; logits max|Δ|/max|ref| %.3g\n", L, Lm, mx / ref);
+    free(la);
+    free(lm);
+    m4_model_free(a);
+    m4_model_free(mg);
+    tr_result_free(&s.res);
+}
+
+/* The f32 values a compact tensor stands for. */
+static void effective_weights(m4_model *ref, size_t i, tn_dtype dt) {
+    const m4_param_info *p = m4_model_param(ref, i);
+    float *v = m4_model_param_data(ref, i);
+    if (dt == TN_BF16) {
+        for (int64_t j = 0; j < p->numel; j++) v[j] = tn_bf16_to_f32(tn_f32_to_bf16(v[j]));
+    } else {
+        tn_nf4 q;
+        nt_err err = {0};
+        if (tn_nf4_quantize(TN_F32, v, p->shape, p->ndim, 64, false, &q, &err)) abort();
+        tn_nf4_dequant(&q, 0, (size_t)p->numel, v);
+        tn_nf4_free(&q);
+    }
+}
+
+/* Frozen base stored bf16 / NF4 with adapters = the f32 model on the rounded / dequantized
+ * weights: loss, logits and every adapter gradient. */
+static void check_storage(tn_dtype dt, bool ckpt) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *ref = lmodel(&s, TN_F32, &err), *a = lmodel(&s, dt, &err);
+    CHECK(ref && a);
+    for (size_t i = 0; i < m4_model_num_params(ref); i++)
+        if (m4_model_is_linear_weight(ref, i)) effective_weights(ref, i, dt);
+    m4_options o = {.checkpointing = ckpt};
+    m4_model_set_options(a, &o);
+    m4_model_set_options(ref, &o);
+    CHECK_EQ_INT(lattach(a, &s, 0, &err), NT_OK);
+    CHECK_EQ_INT(lattach(ref, &s, 0, &err), NT_OK);
+    lrandomize(a, 0.3f, 5);
+    lrandomize(ref, 0.3f, 5);
+    int64_t nl = B_ * T_ * s.full.text.vocab_size;
+    float *la = malloc((size_t)nl * sizeof(float)), *lr = malloc((size_t)nl * sizeof(float));
+    double L = run(a, &s, true, la, &err), Lr = run(ref, &s, true, lr, &err);
+    CHECK_MSG(fabs(L - Lr) <= 1e-6 * fabs(Lr), "%.9g vs %.9g", L, Lr);
+    double el = lrel(la, lr, nl), worst = 0;
+    CHECK_MSG(el <= 1e-6, "logits %.3g", el);
+    for (size_t i = 0; i < m4_lora_num_tensors(a); i++) {
+        const m4_lora_tensor *ta = m4_lora_get(a, i), *tr = m4_lora_get(ref, i);
+        double e = lrel(ta->grad, tr->grad, ta->numel);
+        CHECK_MSG(e <= 2e-6, "%s: %.3g", ta->name, e);
+        worst = fmax(worst, e);
+    }
+    printf("  %s%s: loss %.3g, logits %.3g, worst adapter grad %.3g (relative)\n", tn_dtype_name(dt),
+           ckpt ? " checkpointing" : "", fabs(L - Lr) / fabs(Lr), el, worst);
+    free(la);
+    free(lr);
+    m4_model_free(a);
+    m4_model_free(ref);
+    tr_result_free(&s.res);
+}
+
+TEST(bf16_base_matches_f32_on_rounded_weights) { check_storage(TN_BF16, false); }
+TEST(nf4_base_matches_f32_on_dequantized_weights) { check_storage(TN_NF4, true); }
+
+/* Dropout: the checkpointed recompute sees the same masks (bit-identical loss and
+ * gradients); eval mode equals the model without dropout; the masks depend on the step. */
+TEST(dropout_masks_repeat_in_recompute_and_vanish_in_eval) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, false, 0.3) == 0);
+    m4_model *a = lmodel(&s, TN_F32, &err), *c = lmodel(&s, TN_F32, &err), *z = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(a, &s, 0.3, &err), NT_OK);
+    CHECK_EQ_INT(lattach(c, &s, 0.3, &err), NT_OK);
+    CHECK_EQ_INT(lattach(z, &s, 0, &err), NT_OK);
+    m4_model_set_options(c, &(m4_options){.checkpointing = true});
+    lrandomize(a, 0.3f, 8);
+    lrandomize(c, 0.3f, 8);
+    lrandomize(z, 0.3f, 8);
+    m4_lora_set_step(a, 7, 2);
+    m4_lora_set_step(c, 7, 2);
+    double La = run(a, &s, true, NULL, &err), Lc = run(c, &s, true, NULL, &err);
+    CHECK(La == Lc);
+    CHECK(!memcmp(m4_lora_grads(a), m4_lora_grads(c), (size_t)m4_lora_num_floats(a) * sizeof(float)));
+    double Lz = run(z, &s, false, NULL, &err);
+    CHECK_MSG(fabs(La - Lz) > 1e-4, "dropout changed nothing: %.9g vs %.9g", La, Lz);
+    m4_lora_set_step(a, 8, 2);
+    double La8 = run(a, &s, false, NULL, &err);
+    CHECK(La8 != La);
+    m4_lora_set_step(a, 7, 2);
+    CHECK(run(a, &s, false, NULL, &err) == La); /* same (step, micro): same masks */
+    m4_lora_set_training(a, false);
+    CHECK(run(a, &s, false, NULL, &err) == Lz);
+    printf("  loss with dropout %.7g (step 8: %.7g), eval / p = 0 %.7g\n", La, La8, Lz);
+    m4_model_free(a);
+    m4_model_free(c);
+    m4_model_free(z);
+    tr_result_free(&s.res);
+}
 
 TEST_MAIN()
