@@ -315,4 +315,85 @@ TEST(dropout_masks_repeat_in_recompute_and_vanish_in_eval) {
     tr_result_free(&s.res);
 }
 
+static size_t find_target(const lsetup *s, const char *tensor) {
+    char name[200];
+    for (size_t j = 0; j < s->res.n; j++) {
+        ltensor_name(&s->res.targets[j], name, sizeof name);
+        if (!strcmp(name, tensor)) return j;
+    }
+    return SIZE_MAX;
+}
+
+/* One call of the linear site (base + LoRA) against PyTorch autograd in float64. */
+static void torch_case(m4_model *m, const lsetup *s, const char *tensor, m4_wt w, int64_t N,
+                       int64_t K, int64_t e) {
+    size_t j = find_target(s, tensor);
+    CHECK(j != SIZE_MAX);
+    if (j == SIZE_MAX) return;
+    const tr_target *t = &s->res.targets[j];
+    const m4_lora_tensor *A = m4_lora_get(m, 2 * j), *B = m4_lora_get(m, 2 * j + 1);
+    const int64_t M = 5;
+    int64_t nin = M * K + N * K + A->numel + B->numel + M * N, nout = M * N + M * K + A->numel + B->numel;
+    float *in = calloc((size_t)nin, sizeof(float)), *got = calloc((size_t)nout, sizeof(float));
+    uint32_t st = 77;
+    for (int64_t i = 0; i < M * K; i++) in[i] = unif(&st);
+    memcpy(in + M * K, m4_model_param_data(m, (size_t)w.idx) + w.lrow * K, (size_t)(N * K) * sizeof(float));
+    memcpy(in + M * K + N * K, A->data, (size_t)A->numel * sizeof(float));
+    memcpy(in + M * K + N * K + A->numel, B->data, (size_t)B->numel * sizeof(float));
+    float *dy = in + nin - M * N;
+    for (int64_t i = 0; i < M * N; i++) dy[i] = unif(&st);
+    m4_lora_zero_grads(m);
+    m4_lin_fwd(m, got, N, in, K, w, M, N, K, false);
+    m4_lin_bwd(m, got + M * N, K, NULL, dy, N, in, K, w, M, N, K);
+    memcpy(got + M * N + M * K, A->grad, (size_t)A->numel * sizeof(float));
+    memcpy(got + M * N + M * K + A->numel, B->grad, (size_t)B->numel * sizeof(float));
+    const char *path = py_oracle_write_f32("lora_in.f32", in, (size_t)nin);
+    char args[768];
+    snprintf(args, sizeof args, "%s %lld %lld %lld %d %lld %lld %.17g", path, (long long)M,
+             (long long)N, (long long)K, RANK, (long long)t->experts, (long long)e, m4_lora_scale(m));
+    FILE *f = py_oracle_open("lora_torch.py", args);
+    CHECK(f != NULL);
+    float *ref = calloc((size_t)nout, sizeof(float));
+    int64_t n = 0;
+    double v;
+    while (f && n < nout && fscanf(f, "%lf", &v) == 1) ref[n++] = (float)v;
+    if (f) pclose(f);
+    CHECK_EQ_INT(n, nout);
+    const char *what[] = {"y", "dx", "dA", "dB"};
+    int64_t off = 0, len[] = {M * N, M * K, A->numel, B->numel};
+    for (int k = 0; k < 4; off += len[k], k++) {
+        double e_ = lrel(got + off, ref + off, len[k]);
+        CHECK_MSG(e_ <= 1e-6, "%s %s: %.3g", tensor, what[k], e_);
+        printf("  %s expert %lld %s: %.3g\n", tensor, (long long)e, what[k], e_);
+    }
+    free(in);
+    free(got);
+    free(ref);
+}
+
+static bool torch_available(void) {
+    if (!py_oracle_available()) return false;
+    return system(PY_ORACLE_PYTHON " -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+TEST(one_linear_and_one_expert_match_torch_autograd) {
+    if (!torch_available()) SKIP("no torch in " PY_ORACLE_PYTHON);
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *m = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(m, &s, 0, &err), NT_OK);
+    lrandomize(m, 0.3f, 11);
+    const m4_text_config *c = &s.full.text;
+    int64_t qk = c->qk_nope_head_dim + c->qk_rope_head_dim, F = c->moe_intermediate_size, D = c->hidden_size;
+    torch_case(m, &s, "model.layers.0.self_attn.q_b_proj.weight", M4_W(m, 0, q_b),
+               c->num_heads * qk, c->q_lora_rank, 0);
+    torch_case(m, &s, "model.layers.1.mlp.experts.gate_up_proj",
+               m4_wt_rows(M4_W(m, 1, gate_up), 3 * 2 * F, D), 2 * F, D, 3);
+    torch_case(m, &s, "model.layers.1.mlp.experts.down_proj",
+               m4_wt_rows(M4_W(m, 1, down), 6 * D, F), D, F, 6);
+    m4_model_free(m);
+    tr_result_free(&s.res);
+}
+
 TEST_MAIN()
