@@ -396,4 +396,100 @@ TEST(one_linear_and_one_expert_match_torch_autograd) {
     tr_result_free(&s.res);
 }
 
+static nt_status save(m4_model *m, const lsetup *s, const char *dir, st_dtype dt, nt_err *err) {
+    ex_lora_tensors *lt = calloc(s->res.n, sizeof *lt);
+    m4_lora_export(m, lt);
+    ex_adapter_data d = {.lora = lt, .dtype = dt};
+    ex_peft_config pc = {.base_model = "tiny/m4", .r = RANK, .lora_alpha = 5,
+                         .target_parameters = EXPERT_PARAMS, .n_target_parameters = 3};
+    nt_status st = ex_save_adapter(dir, &s->res, &pc, &d, err);
+    free(lt);
+    return st;
+}
+
+/* ex_save_adapter writes the PEFT key set (hand-written below for layer 1's parameter
+ * targets, §2.3 nesting) and m4_lora_load reads it back bit for bit. */
+TEST(save_load_round_trip_and_peft_keys) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *a = lmodel(&s, TN_F32, &err), *b = lmodel(&s, TN_NF4, &err);
+    CHECK_EQ_INT(lattach(a, &s, 0, &err), NT_OK);
+    m4_lora_opts o = {.r = RANK, .alpha = 5, .seed = 1234};
+    CHECK_EQ_INT(m4_lora_attach(b, &s.res, &o, &err), NT_OK);
+    sgd_steps(a, &s, 2, 0.5f);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/lora_adapter", test_tmpdir());
+    CHECK_MSG(save(a, &s, dir, ST_F32, &err) == NT_OK, "%s", err.msg);
+    char *path = nt_path_join(dir, "adapter_model.safetensors");
+    st_file *f = NULL;
+    CHECK_MSG(st_file_open(path, &f, &err) == NT_OK, "%s", err.msg);
+    if (f) {
+        CHECK_EQ_INT(st_file_count(f), m4_lora_num_tensors(a));
+        static const struct { const char *k; int64_t d0, d1; } want[] = {
+            {"base_model.model.model.layers.1.mlp.gate.lora_A.weight", RANK, 40},
+            {"base_model.model.model.layers.1.mlp.gate.lora_B.weight", 8, RANK},
+            {"base_model.model.model.layers.1.mlp.experts.base_layer.lora_A.weight", 8 * RANK, 40},
+            {"base_model.model.model.layers.1.mlp.experts.base_layer.lora_B.weight", 20, 8 * RANK},
+            {"base_model.model.model.layers.1.mlp.experts.lora_A.weight", 8 * RANK, 10},
+            {"base_model.model.model.layers.1.mlp.experts.lora_B.weight", 40, 8 * RANK},
+            {"base_model.model.model.layers.0.self_attn.kv_a_proj_with_mqa.lora_A.weight", RANK, 40},
+            {"base_model.model.model.layers.1.mlp.shared_experts.down_proj.lora_B.weight", 40, RANK},
+            {"base_model.model.model.layers.0.mlp.down_proj.lora_A.weight", RANK, 50}};
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+            const st_tensor *t = st_file_find(f, want[i].k);
+            CHECK_MSG(t && t->ndim == 2 && t->shape[0] == want[i].d0 && t->shape[1] == want[i].d1,
+                      "%s", want[i].k);
+        }
+        for (size_t i = 0; i < m4_lora_num_tensors(a); i++)
+            CHECK_MSG(st_file_find(f, m4_lora_get(a, i)->name), "%s", m4_lora_get(a, i)->name);
+        st_file_close(f);
+    }
+    CHECK_MSG(m4_lora_load(b, path, &err) == NT_OK, "%s", err.msg);
+    CHECK(!memcmp(m4_lora_params(a), m4_lora_params(b), (size_t)m4_lora_num_floats(a) * sizeof(float)));
+    free(path);
+    m4_model_free(a);
+    m4_model_free(b);
+    tr_result_free(&s.res);
+}
+
+/* Loading checks every tensor before copying: a rank mismatch names the tensor and leaves
+ * the adapters unchanged; a missing file names the path. */
+TEST(load_errors_name_the_tensor) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    m4_model *a = lmodel(&s, TN_F32, &err), *b = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(a, &s, 0, &err), NT_OK);
+    m4_lora_opts o = {.r = RANK + 1, .alpha = 5, .seed = 1};
+    CHECK_EQ_INT(m4_lora_attach(b, &s.res, &o, &err), NT_OK);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/lora_adapter_bf16", test_tmpdir());
+    CHECK_MSG(save(a, &s, dir, ST_BF16, &err) == NT_OK, "%s", err.msg);
+    char *path = nt_path_join(dir, "adapter_model.safetensors");
+    float *before = malloc((size_t)m4_lora_num_floats(b) * sizeof(float));
+    memcpy(before, m4_lora_params(b), (size_t)m4_lora_num_floats(b) * sizeof(float));
+    CHECK(m4_lora_load(b, path, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "base_model.model.model.layers.0.self_attn.q_a_proj.lora_A.weight");
+    CHECK_CONTAINS(err.msg, "expected shape [4, 40]");
+    CHECK(!memcmp(before, m4_lora_params(b), (size_t)m4_lora_num_floats(b) * sizeof(float)));
+    /* BF16 file into the right rank: the values are A rounded to bf16 */
+    m4_model *c = lmodel(&s, TN_F32, &err);
+    CHECK_EQ_INT(lattach(c, &s, 0, &err), NT_OK);
+    memset(m4_lora_params(c), 0, (size_t)m4_lora_num_floats(c) * sizeof(float));
+    CHECK_MSG(m4_lora_load(c, path, &err) == NT_OK, "%s", err.msg);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < m4_lora_num_floats(a); i++)
+        bad += m4_lora_params(c)[i] != tn_bf16_to_f32(tn_f32_to_bf16(m4_lora_params(a)[i]));
+    CHECK_EQ_INT(bad, 0);
+    CHECK(m4_lora_load(c, "/nonexistent/adapter_model.safetensors", &err) != NT_OK);
+    CHECK_CONTAINS(err.msg, "/nonexistent/adapter_model.safetensors");
+    free(before);
+    free(path);
+    m4_model_free(a);
+    m4_model_free(b);
+    m4_model_free(c);
+    tr_result_free(&s.res);
+}
+
 TEST_MAIN()
