@@ -72,12 +72,16 @@ static nt_status write_card(const tr_ctx *x, const tr_run_result *r, const char 
     card_metric(&b, "final step loss", r->last_loss);
     card_metric(&b, "eval_loss", r->eval_loss);
     card_metric(&b, "eval_ppl", exp(r->eval_loss));
-    char *cfgtext = NULL;
-    size_t n = 0;
-    nt_err e2 = {0};
-    if (!nt_read_file(x->c->path, &cfgtext, &n, &e2))
-        nt_buf_printf(&b, "\n## Training config\n\n```yaml\n%.*s```\n", (int)n, cfgtext);
-    free(cfgtext);
+    nt_buf_printf(&b, "\n## Training config\n\nThe keys set (defaults and overrides resolved):\n\n```yaml\n");
+    const val *v = x->c->values;
+    for (size_t i = 0; i < val_dict_len(v); i++) {
+        const val_entry *e = val_dict_entry(v, i);
+        if (val_is(e->value, VAL_NULL)) continue;
+        char brief[256];
+        cfg_value_brief(e->value, brief, sizeof brief);
+        nt_buf_printf(&b, "%s: %s\n", e->key->u.str.s, brief);
+    }
+    nt_buf_printf(&b, "```\n");
     char *p = nt_path_join(od, "README.md");
     nt_status rc = nt_write_file_atomic(p, b.data, b.len, err);
     free(p);

@@ -1,0 +1,215 @@
+/* End-to-end tests of the training loop (src/train/trainer.h) on a tiny Mistral 4 model made
+ * on the spot (m4_init_write + a byte-level tokenizer), with a learnable task: the answer to
+ * "next: c" is always "d" (a fixed function of the question). */
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/fileio.h"
+#include "base/mem.h"
+#include "formats/safetensors.h"
+#include "model/m4_init.h"
+#include "model/m4_load.h"
+#include "test.h"
+#include "tokenizer/tok.h"
+#include "train/trainer.h"
+
+#define TMPL "{% for m in messages %}{% if m.role == 'user' %}[INST]{{ m.content }}[/INST]" \
+             "{% else %}{{ m.content }}</s>{% endif %}{% endfor %}"
+
+/* tmpdir/model: the tiny preset's weights and a byte-level Tekken tokenizer (ids < 294 < 512);
+ * tmpdir/data.jsonl: 64 conversations over 8 letters. Made once per binary. */
+static const char *env_dir(void) {
+    static char dir[512];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dir, "%s/model", test_tmpdir());
+    nt_err err = {0};
+    m4_init_opts o = {.seed = 1, .dtype = TN_F32};
+    if (m4_init_write(m4_init_preset("tiny"), dir, &o, &err)) fprintf(stderr, "  init: %s\n", err.msg);
+    tok_ranks r;
+    tok_ranks_byte_level(&r, 38);
+    char *tj = nt_path_join(dir, "tekken.json");
+    if (tok_write_tekken_json(&r, tj, &err)) fprintf(stderr, "  tokenizer: %s\n", err.msg);
+    tok_ranks_free(&r);
+    free(tj);
+    nt_buf b = {0};
+    for (int i = 0; i < 64; i++) {
+        char q = (char)('a' + (i * 5) % 8);
+        nt_buf_printf(&b, "{\"messages\": [{\"role\": \"user\", \"content\": \"next: %c\"}, "
+                          "{\"role\": \"assistant\", \"content\": \"%c\"}]}\n", q, q + 1);
+    }
+    char *dp = nt_path_join(test_tmpdir(), "data.jsonl");
+    if (nt_write_file_atomic(dp, b.data, b.len, &err)) fprintf(stderr, "  data: %s\n", err.msg);
+    free(dp);
+    nt_buf_free(&b);
+    return dir;
+}
+
+/* A config over the tiny environment; `extra` is more YAML (later keys are not repeated). */
+static bool has_key(const char *yaml, const char *key) {
+    size_t n = strlen(key);
+    for (const char *p = yaml; p; p = strchr(p, '\n')) {
+        if (*p == '\n') p++;
+        if (!strncmp(p, key, n) && p[n] == ':') return true;
+    }
+    return false;
+}
+
+static cfg *make_cfg(const char *out, const char *extra, nt_err *err) {
+    const char *env = env_dir();
+    nt_buf b = {0};
+    if (!has_key(extra, "base_model")) nt_buf_printf(&b, "base_model: %s\n", env);
+    if (!has_key(extra, "learning_rate")) nt_buf_printf(&b, "learning_rate: 0.001\n");
+    if (!has_key(extra, "sequence_len")) nt_buf_printf(&b, "sequence_len: 32\n");
+    nt_buf_printf(&b, "chat_template: jinja\nchat_template_jinja: \"%s\"\n"
+                      "datasets:\n  - path: %s/data.jsonl\n    type: chat_template\n"
+                      "output_dir: %s/%s\nlogging_steps: 100\n%s",
+                  TMPL, test_tmpdir(), test_tmpdir(), out, extra);
+    cfg *c = NULL;
+    if (cfg_load_text(b.data, b.len, "test.yml", 0, NULL, &c, err)) c = NULL;
+    nt_buf_free(&b);
+    return c;
+}
+
+static nt_status run(const char *out, const char *extra, tr_run_opts *o, tr_run_result *r, nt_err *err) {
+    cfg *c = make_cfg(out, extra, err);
+    if (!c) return err->code;
+    nt_status rc = tr_train(c, o, r, err);
+    cfg_free(c);
+    return rc;
+}
+
+static char *out_path(const char *out, const char *file) {
+    return nt_xasprintf("%s/%s/%s", test_tmpdir(), out, file);
+}
+
+static bool file_equal(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    nt_err err = {0};
+    bool eq = !nt_read_file(a, &x, &nx, &err) && !nt_read_file(b, &y, &ny, &err) && nx == ny && !memcmp(x, y, nx);
+    free(x), free(y);
+    return eq;
+}
+
+#define LEARN "val_set_size: 0.25\nmicro_batch_size: 4\nlearning_rate: 0.005\nlr_scheduler: constant\n" \
+              "max_steps: 60\nseed: 3\n"
+
+TEST(fft_learns_the_task_and_outputs_load) {
+    tr_run_opts o = {.eval_at_start = true};
+    tr_run_result r;
+    nt_err err = {0};
+    CHECK_MSG(run("fft", LEARN, &o, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(r.steps, 60);
+    CHECK_MSG(r.last_loss < 0.5 * r.first_loss, "loss %g -> %g", r.first_loss, r.last_loss);
+    /* the base model knows nothing: about ln(512) per token; after training the answer and
+     * the end of turn are near certain */
+    CHECK_MSG(r.eval_loss_start > 4.0, "base eval_loss %g", r.eval_loss_start);
+    CHECK_MSG(r.eval_loss < 0.2 * r.eval_loss_start, "eval_loss %g -> %g", r.eval_loss_start, r.eval_loss);
+    const char *files[] = {"model.safetensors", "config.json", "generation_config.json", "tekken.json",
+                           "chat_template.jinja", "README.md", "metrics.jsonl", "trainer_state.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = out_path("fft", files[i]);
+        CHECK_MSG(nt_path_exists(p), "missing %s", p);
+        free(p);
+    }
+    char *card = NULL, *state = NULL, *p = out_path("fft", "README.md"), *q = out_path("fft", "trainer_state.json");
+    size_t n;
+    CHECK(!nt_read_file(p, &card, &n, &err) && strstr(card, "eval_loss") && strstr(card, "max_steps: 60"));
+    CHECK(!nt_read_file(q, &state, &n, &err) && strstr(state, "\"global_step\": 60") && strstr(state, "\"eval_loss\""));
+    free(card), free(state), free(p), free(q);
+    /* the saved model loads and gives the loss the trained one had */
+    char *dir = nt_xasprintf("%s/fft", test_tmpdir());
+    m4_weights *w = NULL;
+    CHECK_MSG(m4_weights_open(dir, &w, &err) == NT_OK, "%s", err.msg);
+    m4_weights_close(w);
+    char *extra = nt_xasprintf(LEARN "base_model: %s\n", dir);
+    tr_run_result r2;
+    char *again = strstr(extra, "max_steps: 60");
+    memcpy(again, "max_steps: 01", 13);
+    CHECK_MSG(run("fft2", extra, &o, &r2, &err) == NT_OK, "%s", err.msg);
+    CHECK_NEAR(r2.eval_loss_start, r.eval_loss, 1e-5);
+    free(extra), free(dir);
+}
+
+/* HF's loss normalization: one micro-batch of 2 rows equals two accumulated micro-batches of
+ * one row (sum of token losses / trained tokens of the whole accumulated batch). */
+TEST(micro_batch_2_equals_accumulation_2) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *base = "val_set_size: 0\nlearning_rate: 0.001\nlr_scheduler: constant\nmax_steps: 3\nseed: 5\n"
+                       "max_grad_norm: 0\n";
+    char *x = nt_xasprintf("%smicro_batch_size: 2\ngradient_accumulation_steps: 1\n", base);
+    char *y = nt_xasprintf("%smicro_batch_size: 1\ngradient_accumulation_steps: 2\n", base);
+    CHECK_MSG(run("mb2", x, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("ga2", y, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK_NEAR(a.first_loss, b.first_loss, 1e-5);
+    CHECK_NEAR(a.last_loss, b.last_loss, 1e-4);
+    char *pa = out_path("mb2", "model.safetensors"), *pb = out_path("ga2", "model.safetensors");
+    st_file *fa = NULL, *fb = NULL;
+    CHECK(!st_file_open(pa, &fa, &err) && !st_file_open(pb, &fb, &err));
+    double maxd = 0;
+    for (size_t i = 0; fa && fb && i < st_file_count(fa); i++) {
+        const st_tensor *ta = st_file_tensor(fa, i), *tb = st_file_find(fb, ta->name);
+        CHECK(tb != NULL);
+        if (!tb) continue;
+        const float *va = ta->data, *vb = tb->data;
+        for (size_t k = 0; k < ta->nbytes / 4; k++) maxd = fmax(maxd, fabs((double)va[k] - vb[k]));
+    }
+    CHECK_MSG(maxd < 1e-5, "max weight difference %g", maxd);
+    st_file_close(fa), st_file_close(fb);
+    free(pa), free(pb), free(x), free(y);
+}
+
+TEST(same_seed_gives_bit_identical_weights_packed) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *e = "val_set_size: 0.1\nsample_packing: true\nmicro_batch_size: 1\ngradient_accumulation_steps: 2\n"
+                    "max_steps: 3\nseed: 9\nlearning_rate: 0.002\ngradient_checkpointing: true\n";
+    CHECK_MSG(run("seed1", e, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("seed2", e, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    char *pa = out_path("seed1", "model.safetensors"), *pb = out_path("seed2", "model.safetensors");
+    CHECK(file_equal(pa, pb));
+    CHECK(a.first_loss == b.first_loss && a.last_loss == b.last_loss);
+    free(pa), free(pb);
+}
+
+/* Each bad config fails before training with an error naming the key (or file) at fault. */
+TEST(bad_configs_name_the_key) {
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"base_model: /nonexistent/model\n", "base_model"},
+        {"micro_batch_size: 0\n", "micro_batch_size"},
+        {"micro_batch_size: 1000\n", "micro_batch_size"},
+        {"batch_size: 4\ngradient_accumulation_steps: 2\n", "batch_size"},
+        {"micro_batch_size: 2\nbatch_size: 3\n", "batch_size"},
+        {"eval_steps: 2\nevals_per_epoch: 2\nval_set_size: 0.1\n", "eval_steps"},
+        {"optimizer: adafactor\n", "optimizer"},
+        {"lr_scheduler: polynomial\n", "lr_scheduler"},
+        {"learning_rate: fast\n", "learning_rate"},
+        {"num_epochs: -1\n", "num_epochs"},
+        {"max_steps: 0\n", "max_steps"},
+        {"sequence_len: 0\n", "sequence_len"},
+        {"learnig_rate: 0.1\n", "learnig_rate"},
+        {"adapter: dora\n", "adapter"},
+        {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: [nonexistent_proj]\n", "lora_target_modules"},
+        {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: 'model.*zzz'\n", "lora_target_modules"},
+        {"tokenizer_config: /nonexistent/tok\n", "tokenizer"},
+        {"val_set_size: 64\n", "val"},
+        {"gradient_accumulation_steps: 0\n", "gradient_accumulation_steps"},
+        {"warmup_ratio: 2\n", "warmup_ratio"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        nt_err err = {0};
+        tr_run_result r;
+        char *y = nt_xasprintf("%smax_steps: 1\n", cases[i].yaml);
+        if (strstr(cases[i].yaml, "max_steps")) strcpy(y, cases[i].yaml);
+        nt_status rc = run("bad", y, NULL, &r, &err);
+        CHECK_MSG(rc != NT_OK, "case %zu (%s) did not fail", i, cases[i].yaml);
+        CHECK_MSG(strstr(err.msg, cases[i].want) != NULL, "case %zu: '%s' does not name %s", i, err.msg, cases[i].want);
+        free(y);
+    }
+}
+
+TEST_MAIN()
