@@ -157,7 +157,7 @@ const cfg_key cfg_schema[] = {
     K("auto_find_batch_size", CFG_BOOL, NULL, NYI, "halve the batch on out-of-memory"),
     KC("num_epochs", CFG_FLOAT, "1.0", SUP, cfg_check_positive, "passes over the training data"),
     KC("max_steps", CFG_INT, NULL, SUP, cfg_check_at_least_1, "stop after this many optimizer steps (wins over num_epochs)"),
-    {.name = "learning_rate", .type = CFG_FLOAT, .status = NYI, .check = cfg_check_positive, .required = true,
+    {.name = "learning_rate", .type = CFG_FLOAT, .status = SUP, .check = cfg_check_positive, .required = true,
      .doc = "peak learning rate"},
     KC("embedding_lr", CFG_FLOAT, NULL, NYI, cfg_check_positive, "learning rate of the embeddings"),
     KC("embedding_lr_scale", CFG_FLOAT, NULL, NYI, cfg_check_positive, "embedding lr = scale * learning_rate"),
