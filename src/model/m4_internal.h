@@ -41,6 +41,8 @@ typedef struct {
     tn_nf4 nf4;                    /* TN_NF4 */
 } m4_store;
 
+typedef struct m4_lora m4_lora; /* m4_lora.c: adapters attached to the model */
+
 #define M4_LAYER_FIELDS (sizeof(m4_layer_params) / sizeof(float *))
 
 struct m4_model {
@@ -70,6 +72,7 @@ struct m4_model {
     float *final_norm, *rstd_final, *dfinal; /* dfinal: d loss / d final_norm output */
     const int32_t *ids;
     bool have_grad;
+    m4_lora *lora;                 /* NULL: no adapters */
 };
 
 /* Points p's fields at base + offs[i] (NULL where offs[i] == SIZE_MAX). */
@@ -88,6 +91,7 @@ typedef struct {
     const float *f;                /* f32 data (already offset by row0·K) or NULL */
     const m4_store *s;             /* compact storage when f is NULL */
     int64_t row0;
+    int64_t lrow;                  /* row offset in the tensor whatever the storage (LoRA) */
     int32_t idx;
 } m4_wt;
 
@@ -104,6 +108,15 @@ void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx,
                 int64_t M, int64_t N, int64_t K, bool accumulate);
 void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy, int64_t lddy,
                 const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K);
+/* The LoRA branch of a linear (m4_lora_math.c): no-ops unless tensor w.idx has an adapter.
+ * fwd: y += s·(drop(x)·A_eᵀ)·B_eᵀ. bwd: dA, dB from dy and x (skipped when x is NULL) and
+ * dx += the branch's share (skipped when dx is NULL). */
+bool m4_lora_on(const m4_model *m, int32_t idx);
+void m4_lora_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
+                 int64_t M, int64_t N, int64_t K);
+void m4_lora_bwd(m4_model *m, float *dx, int64_t lddx, const float *dy, int64_t lddy,
+                 const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K);
+void m4_lora_free(m4_lora *l);
 nt_status m4_acts_alloc(m4_model *m, m4_acts *a, int64_t l, nt_err *err);
 
 void m4_attn_fwd(m4_model *m, int64_t l, const float *x, float *out, m4_acts *a);

@@ -16,12 +16,14 @@
 m4_wt m4_weight(const m4_model *m, int64_t l, size_t field_off) {
     int32_t idx = m->lidx[(size_t)l * M4_LAYER_FIELDS + field_off / sizeof(float *)];
     const float *f = *(float *const *)((const char *)&m->p.layers[l] + field_off);
-    return (m4_wt){.f = f, .s = idx >= 0 && !f ? &m->store[idx] : NULL, .row0 = 0, .idx = idx};
+    return (m4_wt){.f = f, .s = idx >= 0 && !f ? &m->store[idx] : NULL, .row0 = 0, .lrow = 0,
+                   .idx = idx};
 }
 
 m4_wt m4_wt_rows(m4_wt w, int64_t row0, int64_t K) {
     if (w.f) w.f += row0 * K;
     else w.row0 += row0;
+    w.lrow += row0;
     return w;
 }
 
@@ -43,8 +45,8 @@ static int64_t tile_rows(const m4_model *m, int64_t N, int64_t K) {
     return t < 1 ? 1 : t > N ? N : t;
 }
 
-void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
-                int64_t M, int64_t N, int64_t K, bool accumulate) {
+static void base_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
+                     int64_t M, int64_t N, int64_t K, bool accumulate) {
     if (w.f) {
         kn_linear_fwd_ld(y, ldy, x, ldx, w.f, K, M, N, K, accumulate);
         return;
@@ -61,8 +63,9 @@ void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx,
     nt_arena_rollback(&m->scratch, pos);
 }
 
-void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy, int64_t lddy,
-                const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K) {
+static void base_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy,
+                     int64_t lddy, const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N,
+                     int64_t K) {
     if (!dx && !dw) return;
     if (w.f) {
         kn_linear_bwd_ld(dx, lddx, dw, K, dy, lddy, x, ldx, w.f, K, M, N, K);
@@ -78,4 +81,16 @@ void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy
         kn_linear_bwd_ld(dx, lddx, NULL, 0, dy + n0, lddy, NULL, 0, tile, K, M, nb, K);
     }
     nt_arena_rollback(&m->scratch, pos);
+}
+
+void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
+                int64_t M, int64_t N, int64_t K, bool accumulate) {
+    base_fwd(m, y, ldy, x, ldx, w, M, N, K, accumulate);
+    if (m->lora) m4_lora_fwd(m, y, ldy, x, ldx, w, M, N, K);
+}
+
+void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy, int64_t lddy,
+                const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K) {
+    if (m->lora) m4_lora_bwd(m, dx, lddx, dy, lddy, x, ldx, w, M, N, K);
+    base_bwd(m, dx, lddx, dw, dy, lddy, x, ldx, w, M, N, K);
 }

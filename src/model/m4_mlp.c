@@ -118,12 +118,13 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
     int64_t F = c->moe_intermediate_size, n = N * k;
     float *gy = m4_scratch(m, n * D, false), *dw = m4_scratch(m, n, false);
-    float *xe = g->gate_up ? m4_scratch(m, n * D, false) : NULL; /* only for dW */
+    m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
+    bool need_xe = g->gate_up || m4_lora_on(m, wgu.idx); /* x only for dW / dA, dB */
+    float *xe = need_xe ? m4_scratch(m, n * D, false) : NULL;
     float *dxe = m4_scratch(m, n * D, true);
     float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
     gather_rows(gy, dout, a->slot_tok, n, k, D);
     if (xe) gather_rows(xe, a->u2, a->slot_tok, n, k, D);
-    m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
     for (int64_t e = 0; e < E; e++) {
         int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (cnt)
@@ -135,6 +136,8 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
         if (!cnt) continue;
         const float *gu = a->gu + r0 * 2 * F;
         if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
+        /* the down adapter's dA, dB from the weighted dout (its dx share went into dhe0) */
+        m4_lora_bwd(m, NULL, 0, gy + r0 * D, D, a->he + r0 * F, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
         kn_swiglu_bwd(dgu + r0 * 2 * F, dgu + r0 * 2 * F + F, dhe + r0 * F, gu, gu + F, 2 * F, cnt, F);
         m4_lin_bwd(m, dxe + r0 * D, D, m4_gslice(g->gate_up, e * 2 * F * D), dgu + r0 * 2 * F, 2 * F,
                    xe ? xe + r0 * D : NULL, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D);

@@ -6,6 +6,7 @@
 
 #include "base/mem.h"
 #include "model/m4_internal.h"
+#include "model/m4_lora.h"
 
 void m4_build_table(m4_model *m);
 
@@ -119,6 +120,7 @@ nt_status m4_model_new(const m4_text_config *cfg, const m4_options *opt, m4_mode
 
 void m4_model_free(m4_model *m) {
     if (!m) return;
+    m4_lora_free(m->lora);
     nt_arena_free(&m->acts_arena);
     nt_arena_free(&m->scratch);
     free(m->params);
@@ -173,6 +175,7 @@ nt_status m4_model_alloc_grads(m4_model *m, nt_err *err) {
 
 void m4_model_zero_grads(m4_model *m) {
     if (m->grads) memset(m->grads, 0, (size_t)m->n_gfloats * sizeof(float));
+    m4_lora_zero_grads(m);
 }
 
 float *m4_scratch(m4_model *m, int64_t nfloats, bool zero) {

@@ -1,0 +1,142 @@
+/* The LoRA branch at one linear call site (formats.md §1.6, §2.2): forward
+ *     y += (s·drop(x)·A_eᵀ)·B_eᵀ
+ * and backward, with t = s·drop(x)·A_eᵀ [M, r] recomputed (rank r: a small GEMM) instead of
+ * kept, so checkpointing and activation memory are unaffected:
+ *     dB_e += dyᵀ·t,   dt = s·dy·B_e,   dA_e += dtᵀ·drop(x),   dx += drop'(dt·A_e).
+ * A_e is contiguous (rows e·r..); B_e's columns are strided (k·E + e), so for a fused expert
+ * parameter B_e is gathered into scratch and its gradient scattered back. */
+#include <string.h>
+
+#include "model/m4_lora_internal.h"
+
+typedef struct {
+    const tr_target *t;
+    int64_t r, e, E, tensor;
+    float *A, *B, *dA, *dB;   /* A_e (contiguous); B, dB the whole [out, r·E] */
+} branch;
+
+static bool get_branch(const m4_model *m, m4_wt w, branch *b) {
+    if (!m4_lora_on(m, w.idx)) return false;
+    const m4_lora *l = m->lora;
+    int32_t j = l->of_tensor[w.idx];
+    const tr_target *t = &l->tg[j];
+    b->t = t;
+    b->r = l->r;
+    b->E = t->experts;
+    b->e = t->experts > 1 ? w.lrow / t->out : 0;
+    b->tensor = w.idx;
+    float *A = l->p + l->off[j], *dA = l->g + l->off[j];
+    b->A = A + b->e * b->r * t->in;
+    b->dA = dA + b->e * b->r * t->in;
+    b->B = A + b->r * b->E * t->in;
+    b->dB = dA + b->r * b->E * t->in;
+    return true;
+}
+
+/* B_e [out, r] with B_e[o, k] = B[o, k·E + e]; for E = 1 B itself. */
+static const float *gather_b(m4_model *m, const branch *b) {
+    if (b->E == 1) return b->B;
+    int64_t out = b->t->out, r = b->r, E = b->E;
+    float *Be = m4_scratch(m, out * r, false);
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t k = 0; k < r; k++) Be[o * r + k] = b->B[o * r * E + k * E + b->e];
+    return Be;
+}
+
+/* Counter-based keep decision: a splitmix64 finalizer over (key, element). */
+static uint64_t mix(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static bool dropping(const m4_model *m) { return m->lora->training && m->lora->p_drop > 0; }
+
+/* xd[M, K] = mask ⊙ x / (1 − p), or (with mul) xd ⊙= mask / (1 − p) in place. The mask bit of
+ * (row, col) depends only on (seed, step, micro, tensor, expert, row, col). */
+static void apply_mask(const m4_model *m, const branch *b, float *xd, const float *x,
+                       int64_t ldx, int64_t M, int64_t K) {
+    const m4_lora *l = m->lora;
+    uint64_t key = mix(mix(mix(mix(l->seed) ^ (uint64_t)l->step) ^ (uint64_t)l->micro) ^
+                       ((uint64_t)b->tensor << 20 ^ (uint64_t)b->e));
+    uint64_t thr = (uint64_t)(l->p_drop * 18446744073709551616.0);
+    float inv = (float)(1.0 / (1.0 - l->p_drop));
+#pragma omp parallel for schedule(static) if (M * K > 65536)
+    for (int64_t i = 0; i < M; i++) {
+        uint64_t rk = mix(key ^ (uint64_t)i * 0xd1b54a32d192ed03ull);
+        for (int64_t c = 0; c < K; c++) {
+            bool keep = mix(rk + (uint64_t)c) >= thr;
+            xd[i * K + c] = keep ? (x ? x[i * ldx + c] : xd[i * K + c]) * inv : 0.0f;
+        }
+    }
+}
+
+/* t[M, r] = s·drop(x)·A_eᵀ; *xd_out receives drop(x) (x itself without dropout). */
+static float *lora_t(m4_model *m, const branch *b, const float *x, int64_t ldx, int64_t M,
+                     int64_t K, const float **xd_out, int64_t *ldxd) {
+    const float *xd = x;
+    *ldxd = ldx;
+    if (dropping(m)) {
+        float *d = m4_scratch(m, M * K, false);
+        apply_mask(m, b, d, x, ldx, M, K);
+        xd = d;
+        *ldxd = K;
+    }
+    float *t = m4_scratch(m, M * b->r, false);
+    kn_linear_fwd_ld(t, b->r, xd, *ldxd, b->A, K, M, b->r, K, false);
+    float s = (float)m->lora->scale;
+    for (int64_t i = 0; i < M * b->r; i++) t[i] *= s;
+    *xd_out = xd;
+    return t;
+}
+
+void m4_lora_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
+                 int64_t M, int64_t N, int64_t K) {
+    branch b;
+    if (M <= 0 || !get_branch(m, w, &b)) return;
+    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    const float *xd;
+    int64_t ldxd;
+    float *t = lora_t(m, &b, x, ldx, M, K, &xd, &ldxd);
+    kn_linear_fwd_ld(y, ldy, t, b.r, gather_b(m, &b), b.r, M, N, b.r, true);
+    nt_arena_rollback(&m->scratch, pos);
+}
+
+/* dB_e += dyᵀ·t (scattered into B's strided columns for experts). */
+static void grad_b(m4_model *m, const branch *b, const float *dy, int64_t lddy, const float *t,
+                   int64_t M, int64_t N) {
+    if (b->E == 1) {
+        kn_linear_bwd_ld(NULL, 0, b->dB, b->r, dy, lddy, t, b->r, b->B, b->r, M, N, b->r);
+        return;
+    }
+    float *dBe = m4_scratch(m, N * b->r, true);
+    kn_linear_bwd_ld(NULL, 0, dBe, b->r, dy, lddy, t, b->r, b->B, b->r, M, N, b->r);
+    for (int64_t o = 0; o < N; o++)
+        for (int64_t k = 0; k < b->r; k++) b->dB[o * b->r * b->E + k * b->E + b->e] += dBe[o * b->r + k];
+}
+
+void m4_lora_bwd(m4_model *m, float *dx, int64_t lddx, const float *dy, int64_t lddy,
+                 const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K) {
+    branch b;
+    if (M <= 0 || (!dx && !x) || !get_branch(m, w, &b)) return;
+    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    const float *Be = gather_b(m, &b), *xd = NULL;
+    int64_t ldxd = 0;
+    if (x) grad_b(m, &b, dy, lddy, lora_t(m, &b, x, ldx, M, K, &xd, &ldxd), M, N);
+    float *dt = m4_scratch(m, M * b.r, true);
+    kn_linear_bwd_ld(dt, b.r, NULL, 0, dy, lddy, NULL, 0, Be, b.r, M, N, b.r);
+    float s = (float)m->lora->scale;
+    for (int64_t i = 0; i < M * b.r; i++) dt[i] *= s;
+    if (x) kn_linear_bwd_ld(NULL, 0, b.dA, K, dt, b.r, xd, ldxd, b.A, K, M, b.r, K);
+    if (dx && !dropping(m)) {
+        kn_linear_bwd_ld(dx, lddx, NULL, 0, dt, b.r, NULL, 0, b.A, K, M, b.r, K);
+    } else if (dx) {
+        float *dxd = m4_scratch(m, M * K, true);
+        kn_linear_bwd_ld(dxd, K, NULL, 0, dt, b.r, NULL, 0, b.A, K, M, b.r, K);
+        apply_mask(m, &b, dxd, NULL, 0, M, K);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t c = 0; c < K; c++) dx[i * lddx + c] += dxd[i * K + c];
+    }
+    nt_arena_rollback(&m->scratch, pos);
+}
