@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/progress.h"
+#include "model/m4_lora.h"
 #include "train/trainer_internal.h"
 
 typedef struct {
@@ -59,13 +60,19 @@ static nt_status plan_steps(tr_ctx *x, nt_err *err) {
 static nt_status evaluate(tr_ctx *x, tr_batch *bt, double *out, nt_err *err) {
     double sum = 0;
     int64_t cnt = 0;
+    bool lora = m4_lora_attached(x->model);
+    if (lora) m4_lora_set_training(x->model, false); /* no dropout in evaluation */
     for (size_t i = 0; i < x->val->n; i += (size_t)x->eval_micro) {
         size_t j = i + (size_t)x->eval_micro < x->val->n ? i + (size_t)x->eval_micro : x->val->n;
         tr_batch_fill_samples(bt, x->val, i, j, x->seq_len);
         m4_loss l;
-        if (m4_forward(x->model, &bt->b, false, NULL, &l, err)) return nt_err_prefix(err, "evaluation: ");
+        if (m4_forward(x->model, &bt->b, false, NULL, &l, err)) {
+            if (lora) m4_lora_set_training(x->model, true);
+            return nt_err_prefix(err, "evaluation: ");
+        }
         sum += l.loss, cnt += l.count;
     }
+    if (lora) m4_lora_set_training(x->model, true);
     *out = cnt ? sum / (double)cnt : NAN;
     return NT_OK;
 }
@@ -80,6 +87,8 @@ static nt_status eval_and_log(tr_ctx *x, tr_loop *L, int64_t step, tr_run_result
 }
 
 static void scale_grads(m4_model *m, double s) {
+    float *lg = m4_lora_grads(m);
+    for (int64_t k = 0; lg && k < m4_lora_num_floats(m); k++) lg[k] = (float)(lg[k] * s);
     for (size_t i = 0; i < m4_model_num_params(m); i++) {
         float *g = m4_model_grad_data(m, i);
         if (!g) continue;
@@ -99,6 +108,7 @@ static nt_status train_step(tr_ctx *x, tr_loop *L, int64_t step, size_t mb0, siz
     for (size_t mb = mb0; mb < mb1; mb++) {
         size_t r0 = mb * (size_t)x->micro, r1 = r0 + (size_t)x->micro < nrows ? r0 + (size_t)x->micro : nrows;
         tr_batch_fill(&L->bt, x->train, &L->rows, r0, r1, x->seq_len);
+        if (m4_lora_attached(x->model)) m4_lora_set_step(x->model, step, (int64_t)(mb - mb0));
         m4_loss l;
         if (m4_forward(x->model, &L->bt.b, true, NULL, &l, err) || m4_backward(x->model, err)) return err->code;
         sum += l.loss, cnt += l.count;

@@ -73,6 +73,8 @@ nt_status tr_model_load(tr_ctx *x, nt_err *err);
 nt_status tr_optim_build(tr_ctx *x, nt_err *err);
 void tr_model_summary(const tr_ctx *x, FILE *out);
 void tr_model_free(tr_ctx *x);
+/* Index of a modules_to_save tensor (text-layout or wrapper name), or -1. */
+int64_t tr_model_find_saved(const m4_model *m, const char *name);
 
 /* trainer_out.c */
 nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err);

@@ -9,14 +9,16 @@
 #include "base/fileio.h"
 #include "base/mem.h"
 #include "formats/json.h"
+#include "data/ds_opts.h"
 #include "model/m4_load.h"
+#include "model/m4_lora.h"
 #include "train/trainer_internal.h"
 
 static bool is_expert_weight(const char *name) { return strstr(name, "mlp.experts.") != NULL; }
 
 /* The text-layout index of a modules_to_save tensor (its name may use the wrapper's
  * `model.language_model.` prefix). */
-static int64_t find_saved(const m4_model *m, const char *name) {
+int64_t tr_model_find_saved(const m4_model *m, const char *name) {
     int64_t i = m4_model_find_param(m, name);
     const char *pre = "model.language_model.";
     if (i < 0 && !strncmp(name, pre, strlen(pre))) {
@@ -43,7 +45,7 @@ static nt_status apply_adapter_policy(tr_ctx *x, nt_err *err) {
     }
     nt_status rc = NT_OK;
     for (size_t k = 0; k < x->targets.n_saved && !rc; k++) {
-        int64_t i = find_saved(x->model, x->targets.saved[k].name);
+        int64_t i = tr_model_find_saved(x->model, x->targets.saved[k].name);
         if (i < 0) rc = nt_err_set(err, NT_EINVAL, "lora_modules_to_save: no tensor %s in the model", x->targets.saved[k].name);
         else pol[i] = (m4_param_policy){.trainable = true, .storage = TN_F32};
     }
@@ -52,14 +54,16 @@ static nt_status apply_adapter_policy(tr_ctx *x, nt_err *err) {
     return rc;
 }
 
-/* LoRA layers inside the model come with model/m4_lora.h; until then an adapter with LoRA
- * targets is refused here, in one place, with the way out named. */
+/* PEFT's adapters at every resolved target (model/m4_lora.h): A from the seed, B = 0. */
 static nt_status attach_lora(tr_ctx *x, nt_err *err) {
     if (!x->targets.n) return NT_OK;
-    return nt_err_set(err, NT_EUNSUPPORTED,
-                      "adapter: %s: LoRA layers inside the model are not in this build yet "
-                      "(%zu targets resolved); leave adapter unset for a full fine-tune",
-                      x->adapter, x->targets.n);
+    int64_t r = cfg_get_int(x->c, "lora_r");
+    if (r < 1) return nt_err_set(err, NT_EINVAL, "lora_r: adapter %s needs lora_r >= 1", x->adapter);
+    m4_lora_opts o = {.r = r, .alpha = cfg_is_set(x->c, "lora_alpha") ? cfg_get_float(x->c, "lora_alpha") : (double)r,
+                      .use_rslora = cfg_get_bool(x->c, "peft_use_rslora"),
+                      .dropout = cfg_get_float(x->c, "lora_dropout"),
+                      .seed = cfg_is_set(x->c, "seed") ? (uint64_t)cfg_get_int(x->c, "seed") : DS_DEFAULT_SEED};
+    return m4_lora_attach(x->model, &x->targets, &o, err);
 }
 
 static nt_status resolve_targets(tr_ctx *x, nt_err *err) {
@@ -101,8 +105,13 @@ nt_status tr_model_load(tr_ctx *x, nt_err *err) {
 }
 
 nt_status tr_optim_build(tr_ctx *x, nt_err *err) {
-    size_t n = m4_model_num_params(x->model), k = 0;
-    tr_param *ps = nt_xcalloc(n ? n : 1, sizeof *ps);
+    size_t n = m4_model_num_params(x->model), k = 0, nl = m4_lora_num_tensors(x->model);
+    tr_param *ps = nt_xcalloc(n + nl + 1, sizeof *ps);
+    for (size_t i = 0; i < nl; i++) { /* adapters first, as PEFT registers them; all decayed */
+        const m4_lora_tensor *t = m4_lora_get(x->model, i);
+        ps[k++] = (tr_param){.name = t->name, .param = t->data, .grad = t->grad, .numel = (size_t)t->numel,
+                             .weight_decay = x->to.weight_decay};
+    }
     for (size_t i = 0; i < n; i++) {
         float *g = m4_model_grad_data(x->model, i);
         if (!g) continue;
@@ -122,8 +131,9 @@ void tr_model_summary(const tr_ctx *x, FILE *out) {
     m4_param_report r;
     m4_model_report(x->model, &r);
     int64_t total = m4_model_num_floats(x->model);
-    fprintf(out, "model             %s: %" PRId64 " parameters, %" PRId64 " trainable (%.2f%%)\n", x->base_dir,
-            total, r.trainable, total ? 100.0 * (double)r.trainable / (double)total : 0.0);
+    int64_t lora = m4_lora_num_floats(x->model), train = r.trainable + lora;
+    fprintf(out, "model             %s: %" PRId64 " parameters, %" PRId64 " trainable (%.2f%%)%s\n", x->base_dir,
+            total, train, total ? 100.0 * (double)train / (double)total : 0.0, lora ? " incl. LoRA" : "");
     for (int d = 0; d < TN_DTYPE_COUNT; d++)
         if (r.count[d])
             fprintf(out, "  stored %-6s   %" PRId64 " parameters, %.3f bytes/parameter\n", tn_dtype_name((tn_dtype)d),

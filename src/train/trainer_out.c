@@ -9,6 +9,8 @@
 #include "base/fileio.h"
 #include "base/mem.h"
 #include "export/hf_model.h"
+#include "export/peft.h"
+#include "model/m4_lora.h"
 #include "train/trainer_internal.h"
 
 static const char *const tok_files[] = {"tekken.json", "tokenizer.json", "tokenizer_config.json",
@@ -57,21 +59,72 @@ static nt_status save_model(const tr_ctx *x, const char *od, nt_err *err) {
     return rc;
 }
 
+static ex_peft_config peft_config(const tr_ctx *x) {
+    const tr_spec *sp = &x->spec.spec;
+    return (ex_peft_config){.base_model = x->base_dir, .r = cfg_get_int(x->c, "lora_r"),
+                            .lora_alpha = cfg_is_set(x->c, "lora_alpha") ? cfg_get_int(x->c, "lora_alpha")
+                                                                         : cfg_get_int(x->c, "lora_r"),
+                            .lora_dropout = cfg_get_float(x->c, "lora_dropout"),
+                            .use_rslora = cfg_get_bool(x->c, "peft_use_rslora"),
+                            .exclude_regex = sp->exclude_regex, .exclude = sp->exclude, .n_exclude = sp->n_exclude,
+                            .target_parameters = sp->parameters, .n_target_parameters = sp->n_parameters,
+                            .modules_to_save = sp->modules_to_save, .n_modules_to_save = sp->n_modules_to_save,
+                            .layers_to_transform = sp->layers, .n_layers_to_transform = sp->n_layers};
+}
+
+static size_t metrics_of(const tr_run_result *r, ex_metric *m) {
+    size_t n = 0;
+    if (!isnan(r->train_loss)) m[n++] = (ex_metric){"train_loss", r->train_loss};
+    if (!isnan(r->eval_loss)) m[n++] = (ex_metric){"eval_loss", r->eval_loss};
+    if (!isnan(r->eval_loss)) m[n++] = (ex_metric){"eval_ppl", exp(r->eval_loss)};
+    return n;
+}
+
+/* adapter_config.json + adapter_model.safetensors (F32, PEFT's default) in PEFT's layout. */
+static nt_status save_adapter(tr_ctx *x, const tr_run_result *r, const char *od, nt_err *err) {
+    const tr_result *res = &x->targets;
+    ex_lora_tensors *lt = nt_xcalloc(res->n + 1, sizeof *lt);
+    const float **saved = nt_xcalloc(res->n_saved + 1, sizeof *saved);
+    m4_lora_export(x->model, lt);
+    for (size_t k = 0; k < res->n_saved; k++)
+        saved[k] = m4_model_param_data(x->model, (size_t)tr_model_find_saved(x->model, res->saved[k].name));
+    ex_metric m[3];
+    ex_peft_config pc = peft_config(x);
+    ex_adapter_data d = {.lora = lt, .saved = saved, .dtype = ST_F32, .metrics = m, .n_metrics = metrics_of(r, m)};
+    nt_status rc = ex_save_adapter(od, res, &pc, &d, err);
+    free(lt);
+    free(saved);
+    return rc;
+}
+
 static void card_metric(nt_buf *b, const char *name, double v) {
     if (!isnan(v)) nt_buf_printf(b, "| %s | %.6g |\n", name, v);
 }
 
+/* The full fine-tune's card: front matter, then the final metrics. */
+static void card_head(const tr_ctx *x, const tr_run_result *r, const char *od, nt_buf *b) {
+    const char *kind = x->adapter ? x->adapter : "full fine-tune";
+    nt_buf_printf(b, "---\nbase_model: %s\nlibrary_name: transformers\ntags:\n- newt\n- %s\n---\n\n# %s\n\n",
+                  x->base_dir, x->adapter ? x->adapter : "full-fine-tune", od);
+    nt_buf_printf(b, "Fine-tuned from `%s` with newt (%s, %lld steps).\n\n## Final metrics\n\n"
+                     "| metric | value |\n|---|---|\n", x->base_dir, kind, (long long)r->steps);
+    card_metric(b, "train_loss", r->train_loss);
+    card_metric(b, "final step loss", r->last_loss);
+    card_metric(b, "eval_loss", r->eval_loss);
+    card_metric(b, "eval_ppl", exp(r->eval_loss));
+}
+
 static nt_status write_card(const tr_ctx *x, const tr_run_result *r, const char *od, nt_err *err) {
     nt_buf b = {0};
-    nt_buf_printf(&b, "---\nbase_model: %s\nlibrary_name: transformers\ntags:\n- newt\n- %s\n---\n\n# %s\n\n",
-                  x->base_dir, x->adapter ? x->adapter : "full-fine-tune", od);
-    nt_buf_printf(&b, "Fine-tuned from `%s` with newt (%s, %lld steps).\n\n## Final metrics\n\n"
-                      "| metric | value |\n|---|---|\n", x->base_dir, x->adapter ? x->adapter : "full fine-tune",
-                  (long long)r->steps);
-    card_metric(&b, "train_loss", r->train_loss);
-    card_metric(&b, "final step loss", r->last_loss);
-    card_metric(&b, "eval_loss", r->eval_loss);
-    card_metric(&b, "eval_ppl", exp(r->eval_loss));
+    if (x->adapter && x->have_targets) { /* PEFT's card (front matter, targets, metrics) */
+        ex_metric m[3];
+        ex_peft_config pc = peft_config(x);
+        char *card = ex_model_card(&x->targets, &pc, m, metrics_of(r, m));
+        nt_buf_printf(&b, "%s", card);
+        free(card);
+    } else {
+        card_head(x, r, od, &b);
+    }
     nt_buf_printf(&b, "\n## Training config\n\nThe keys set (defaults and overrides resolved):\n\n```yaml\n");
     const val *v = x->c->values;
     for (size_t i = 0; i < val_dict_len(v); i++) {
@@ -110,7 +163,7 @@ nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err) {
     const char *od = cfg_get_str(x->c, "output_dir");
     if (!od) od = "./model-out";
     nt_status rc = nt_mkdirs(od, err);
-    if (!rc && !x->adapter) rc = save_model(x, od, err);
+    if (!rc) rc = x->adapter && x->have_targets ? save_adapter(x, r, od, err) : save_model(x, od, err);
     if (!rc) rc = copy_tokenizer(x, od, err);
     if (!rc) rc = write_card(x, r, od, err);
     if (!rc) rc = write_state(x, r, od, err);

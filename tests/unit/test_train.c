@@ -174,6 +174,37 @@ TEST(same_seed_gives_bit_identical_weights_packed) {
     free(pa), free(pb);
 }
 
+static void check_adapter(const char *out, bool qlora) {
+    tr_run_opts o = {.eval_at_start = true};
+    tr_run_result r;
+    nt_err err = {0};
+    char *e = nt_xasprintf(LEARN "adapter: %s\nlora_r: 4\nlora_alpha: 8\nlora_target_linear: true\n"
+                           "lora_modules_to_save: [lm_head]\n%s", qlora ? "qlora" : "lora",
+                           qlora ? "load_in_4bit: true\nquantize_moe_experts: true\n" : "bf16: true\n");
+    CHECK_MSG(run(out, e, &o, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(r.eval_loss < 0.5 * r.eval_loss_start, "eval_loss %g -> %g", r.eval_loss_start, r.eval_loss);
+    char *p = out_path(out, "adapter_model.safetensors"), *q = out_path(out, "adapter_config.json");
+    st_file *f = NULL;
+    CHECK_MSG(st_file_open(p, &f, &err) == NT_OK, "%s", err.msg);
+    if (f) { /* PEFT's keys and shapes: A [r, in], B [out, r]; q_a_proj is 64 -> 32 */
+        const st_tensor *a = st_file_find(f, "base_model.model.model.layers.0.self_attn.q_a_proj.lora_A.weight");
+        const st_tensor *b = st_file_find(f, "base_model.model.model.layers.1.self_attn.q_a_proj.lora_B.weight");
+        CHECK(a && a->ndim == 2 && a->shape[0] == 4 && a->shape[1] == 64);
+        CHECK(b && b->ndim == 2 && b->shape[0] == 32 && b->shape[1] == 4);
+        CHECK(st_file_find(f, "base_model.model.lm_head.modules_to_save.default.weight") ||
+              st_file_find(f, "base_model.model.lm_head.weight"));
+        st_file_close(f);
+    }
+    char *cj = NULL;
+    size_t n;
+    CHECK(!nt_read_file(q, &cj, &n, &err) && strstr(cj, "\"peft_type\": \"LORA\"") && strstr(cj, "\"r\": 4") &&
+          strstr(cj, "\"lora_alpha\": 8"));
+    free(cj), free(p), free(q), free(e);
+}
+
+TEST(lora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("lora", false); }
+TEST(qlora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("qlora", true); }
+
 /* Each bad config fails before training with an error naming the key (or file) at fault. */
 TEST(bad_configs_name_the_key) {
     static const struct {
@@ -195,6 +226,9 @@ TEST(bad_configs_name_the_key) {
         {"adapter: dora\n", "adapter"},
         {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: [nonexistent_proj]\n", "lora_target_modules"},
         {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: 'model.*zzz'\n", "lora_target_modules"},
+        {"adapter: lora\nlora_r: 4\nlora_target_parameters: [mlp.experts.gate_up_proj]\nlora_dropout: 0.1\n", "dropout"},
+        {"adapter: lora\nlora_r: 4\nlora_modules_to_save: [no_such_module]\n", "lora_modules_to_save"},
+        {"lora_r: -2\nadapter: lora\n", "lora_r"},
         {"tokenizer_config: /nonexistent/tok\n", "tokenizer"},
         {"val_set_size: 64\n", "val"},
         {"gradient_accumulation_steps: 0\n", "gradient_accumulation_steps"},
