@@ -232,17 +232,17 @@ const cfg_key cfg_schema[] = {
 
     /* saving */
     K("output_dir", CFG_STR, "./model-out", SUP, "where checkpoints, the adapter and logs go"),
-    K("save_steps", CFG_NUMBER, NULL, NYI, "save every N steps (or a fraction of an epoch)"),
-    KC("saves_per_epoch", CFG_INT, NULL, NYI, cfg_check_at_least_1, "saves per epoch (exclusive with save_steps)"),
+    K("save_steps", CFG_NUMBER, NULL, SUP, "save every N steps (or a fraction of an epoch)"),
+    KC("saves_per_epoch", CFG_INT, NULL, SUP, cfg_check_at_least_1, "saves per epoch (exclusive with save_steps)"),
     KE("save_strategy", CFG_ENUM, "no|epoch|steps|best", NULL, NYI, "when to save"),
-    KC("save_total_limit", CFG_INT, "4", NYI, cfg_check_at_least_1, "checkpoints kept"),
+    KC("save_total_limit", CFG_INT, "4", SUP, cfg_check_at_least_1, "checkpoints kept"),
     K("save_first_step", CFG_BOOL, NULL, NYI, "save after step 1 to validate saving"),
     K("save_only_model", CFG_BOOL, NULL, NYI, "skip optimizer state (not resumable)"),
     K("save_safetensors", CFG_BOOL, "true", NYI, "always safetensors in newt"),
     K("hub_model_id", CFG_STR, NULL, IGN, "not available offline"),
     K("hub_strategy", CFG_STR, NULL, IGN, "not available offline"),
-    K("resume_from_checkpoint", CFG_STR, NULL, NYI, "resume from this checkpoint directory"),
-    K("auto_resume_from_checkpoints", CFG_BOOL, NULL, NYI, "resume from the newest checkpoint in output_dir"),
+    K("resume_from_checkpoint", CFG_STR, NULL, SUP, "resume from this checkpoint directory"),
+    K("auto_resume_from_checkpoints", CFG_BOOL, NULL, SUP, "resume from the newest checkpoint in output_dir"),
     K("dynamic_checkpoint", CFG_DICT, NULL, NYI, "save when a trigger file appears"),
 
     /* eval */

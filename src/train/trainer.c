@@ -13,7 +13,7 @@ typedef struct {
     tr_epoch_rows rows;
     nt_progress prog;
     double log_loss_sum, loss_sum_all, t_log;
-    int64_t log_n, tok_trained, tok_total, tok_log;
+    int64_t log_n, nsteps, tok_trained, tok_total, tok_log;
     int64_t last_eval_step;
     double epoch_f;
 } tr_loop;
@@ -134,28 +134,36 @@ static nt_status log_step(tr_ctx *x, tr_loop *L, int64_t step, float gnorm) {
     return tr_metrics_log(x->met, &ev, &err) ? (nt_log_warn("metrics: %s", err.msg), NT_OK) : NT_OK;
 }
 
-static nt_status run_epoch(tr_ctx *x, tr_loop *L, int64_t epoch, int64_t *step, tr_run_result *r, nt_err *err) {
+/* Epoch `epoch`, whose first update is global step `first` (*nupd: its updates). Updates
+ * before *step (a resumed run) are skipped without touching the data. */
+static nt_status run_epoch(tr_ctx *x, tr_loop *L, int64_t epoch, int64_t first, int64_t *step, int64_t *nupd,
+                           tr_run_result *r, nt_err *err) {
     if (tr_epoch_rows_build(x, (uint64_t)epoch, &L->rows, err)) return err->code;
     size_t nmb = (L->rows.nbins + (size_t)x->micro - 1) / (size_t)x->micro;
+    *nupd = (int64_t)((nmb + (size_t)x->accum - 1) / (size_t)x->accum);
     nt_status rc = NT_OK;
-    for (size_t mb = 0; mb < nmb && *step < x->total_steps && !rc; mb += (size_t)x->accum) {
+    size_t mb0 = *step > first ? (size_t)(*step - first) * (size_t)x->accum : 0;
+    bool ran = false;
+    for (size_t mb = mb0; mb < nmb && *step < x->total_steps && !rc; mb += (size_t)x->accum) {
         size_t mb1 = mb + (size_t)x->accum < nmb ? mb + (size_t)x->accum : nmb;
         double loss = 0;
         float gn = 0;
         if ((rc = train_step(x, L, *step, mb, mb1, &loss, &gn, err))) break;
         ++*step;
+        ran = true;
         L->epoch_f = (double)epoch + (double)mb1 / (double)nmb;
-        if (*step == 1) r->first_loss = loss;
+        if (isnan(r->first_loss)) r->first_loss = loss;
         r->last_loss = loss;
-        L->loss_sum_all += loss, L->log_loss_sum += loss, L->log_n++;
+        L->loss_sum_all += loss, L->log_loss_sum += loss, L->log_n++, L->nsteps++;
         char pf[96];
         snprintf(pf, sizeof pf, "loss=%.4f lr=%.3e", loss, tr_sched_lr(&x->sched, *step - 1));
         nt_progress_set_postfix(&L->prog, pf);
         if (x->ro->progress) nt_progress_update(&L->prog, 1);
         if (*step % x->logging_steps == 0) log_step(x, L, *step, gn);
         if (x->eval_every && *step % x->eval_every == 0) rc = eval_and_log(x, L, *step, r, err);
+        if (!rc && x->save_every && *step % x->save_every == 0) rc = tr_ckpt_save(x, *step, L->epoch_f, err);
     }
-    if (!rc) rc = eval_and_log(x, L, *step, r, err); /* at least once per epoch */
+    if (!rc && ran) rc = eval_and_log(x, L, *step, r, err); /* at least once per epoch */
     ds_pack_plan_free(&L->rows);
     return rc;
 }
@@ -165,12 +173,14 @@ static nt_status loop(tr_ctx *x, tr_run_result *r, nt_err *err) {
     nt_status rc = NT_OK;
     if (x->ro->eval_at_start && x->val->n) rc = evaluate(x, &L.bt, &r->eval_loss_start, err);
     if (x->ro->progress) nt_progress_start(&L.prog, "train", x->total_steps, "step", stderr);
-    int64_t step = 0;
-    for (int64_t e = 0; step < x->total_steps && !rc; e++) rc = run_epoch(x, &L, e, &step, r, err);
+    if (x->ro->progress && x->resume_step) nt_progress_update(&L.prog, x->resume_step);
+    int64_t step = x->resume_step, first = 0, nupd = 0;
+    for (int64_t e = 0; step < x->total_steps && !rc; e++, first += nupd)
+        rc = run_epoch(x, &L, e, first, &step, &nupd, r, err);
     if (x->ro->progress) nt_progress_finish(&L.prog);
     tr_batch_free(&L.bt);
     r->steps = step;
-    r->train_loss = step ? L.loss_sum_all / (double)step : NAN;
+    r->train_loss = L.nsteps ? L.loss_sum_all / (double)L.nsteps : NAN;
     r->trained_tokens = L.tok_trained;
     return rc;
 }
@@ -185,8 +195,11 @@ static nt_status setup(tr_ctx *x, nt_err *err) {
     if (!rc) rc = tr_data_load(x, err);
     if (!rc) rc = plan_steps(x, err);
     if (!rc) rc = tr_optim_build(x, err);
-    const char *od = cfg_get_str(x->c, "output_dir");
-    if (!rc) rc = tr_metrics_open(od ? od : "./model-out", x->to.use_tensorboard, &x->met, err);
+    x->out_dir = cfg_get_str(x->c, "output_dir");
+    if (!x->out_dir) x->out_dir = "./model-out";
+    if (!rc) rc = tr_ckpt_plan(x, err);
+    if (!rc) rc = tr_metrics_open(x->out_dir, x->to.use_tensorboard, &x->met, err);
+    if (!rc) rc = tr_ckpt_resume(x, err);
     return rc;
 }
 
@@ -201,6 +214,8 @@ static void print_start(const tr_ctx *x) {
     fprintf(o, "steps             %lld (%lld per epoch), logging every %lld, eval every %lld\n",
             (long long)x->total_steps, (long long)x->steps_per_epoch, (long long)x->logging_steps,
             (long long)x->eval_every);
+    if (x->save_every) fprintf(o, "checkpoints       every %lld steps in %s\n", (long long)x->save_every, x->out_dir);
+    if (x->resume_dir) fprintf(o, "resumed           %s at step %lld\n", x->resume_dir, (long long)x->resume_step);
     fprintf(o, "optimizer         %s lr %g, weight_decay %g, max_grad_norm %g, %s schedule, warmup %lld\n",
             tr_optim_kind_name(x->to.optim.kind), x->to.learning_rate, x->to.weight_decay, x->to.max_grad_norm,
             x->to.lr_scheduler, (long long)x->sched.warmup);
@@ -221,5 +236,6 @@ nt_status tr_train(const cfg *c, const tr_run_opts *o, tr_run_result *r, nt_err 
     tr_metrics_close(x.met);
     tr_model_free(&x);
     tr_data_free(&x);
+    free(x.resume_dir);
     return rc;
 }

@@ -3,6 +3,7 @@
 #define NEWT_TRAIN_TRAINER_INTERNAL_H
 
 #include "data/ds_cache.h"
+#include "export/peft.h"
 #include "data/ds_pack.h"
 #include "data/ds_set.h"
 #include "model/m4_config.h"
@@ -53,6 +54,10 @@ typedef struct {
     tr_sched sched;
     tr_metrics *met;
     int64_t total_steps, steps_per_epoch, rows_per_epoch, logging_steps, eval_every;
+    int64_t save_every;         /* 0: no checkpoints */
+    int64_t resume_step;        /* global step of the checkpoint resumed from (0: fresh) */
+    char *resume_dir;
+    const char *out_dir;
 } tr_ctx;
 
 /* trainer_data.c */
@@ -75,6 +80,14 @@ void tr_model_summary(const tr_ctx *x, FILE *out);
 void tr_model_free(tr_ctx *x);
 /* Index of a modules_to_save tensor (text-layout or wrapper name), or -1. */
 int64_t tr_model_find_saved(const m4_model *m, const char *name);
+
+/* trainer_ckpt.c: checkpoint-N/ (docs/training.md, "Checkpoints") */
+nt_status tr_ckpt_plan(tr_ctx *x, nt_err *err);       /* save_every, resume_dir */
+nt_status tr_ckpt_save(tr_ctx *x, int64_t step, double epoch, nt_err *err);
+nt_status tr_ckpt_resume(tr_ctx *x, nt_err *err);     /* weights, optimizer, history, step */
+/* The f32 tensors that make the result: the adapter (A/B + modules_to_save) or the model. */
+nt_status tr_save_weights(tr_ctx *x, const char *dir, st_dtype model_dtype, const ex_metric *m,
+                          size_t n_metrics, nt_err *err);
 
 /* trainer_out.c */
 nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err);

@@ -45,7 +45,7 @@ static nt_status copy_tokenizer(const tr_ctx *x, const char *od, nt_err *err) {
     return rc;
 }
 
-static nt_status save_model(const tr_ctx *x, const char *od, nt_err *err) {
+static nt_status save_model(const tr_ctx *x, const char *od, st_dtype dt, nt_err *err) {
     size_t n = m4_model_num_params(x->model);
     ex_tensor *t = nt_xcalloc(n, sizeof *t);
     for (size_t i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ static nt_status save_model(const tr_ctx *x, const char *od, nt_err *err) {
         t[i] = (ex_tensor){.name = pi->name, .ndim = pi->ndim, .data = m4_model_param_data(x->model, i)};
         memcpy(t[i].shape, pi->shape, sizeof pi->shape);
     }
-    ex_save_opts so = {.dtype = cfg_get_bool(x->c, "bf16") ? ST_BF16 : ST_F32};
+    ex_save_opts so = {.dtype = dt};
     nt_status rc = ex_save_model(od, x->model_json, t, n, &so, err);
     free(t);
     return rc;
@@ -81,20 +81,25 @@ static size_t metrics_of(const tr_run_result *r, ex_metric *m) {
 }
 
 /* adapter_config.json + adapter_model.safetensors (F32, PEFT's default) in PEFT's layout. */
-static nt_status save_adapter(tr_ctx *x, const tr_run_result *r, const char *od, nt_err *err) {
+static nt_status save_adapter(tr_ctx *x, const ex_metric *m, size_t nm, const char *od, nt_err *err) {
     const tr_result *res = &x->targets;
     ex_lora_tensors *lt = nt_xcalloc(res->n + 1, sizeof *lt);
     const float **saved = nt_xcalloc(res->n_saved + 1, sizeof *saved);
     m4_lora_export(x->model, lt);
     for (size_t k = 0; k < res->n_saved; k++)
         saved[k] = m4_model_param_data(x->model, (size_t)tr_model_find_saved(x->model, res->saved[k].name));
-    ex_metric m[3];
     ex_peft_config pc = peft_config(x);
-    ex_adapter_data d = {.lora = lt, .saved = saved, .dtype = ST_F32, .metrics = m, .n_metrics = metrics_of(r, m)};
+    ex_adapter_data d = {.lora = lt, .saved = saved, .dtype = ST_F32, .metrics = m, .n_metrics = nm};
     nt_status rc = ex_save_adapter(od, res, &pc, &d, err);
     free(lt);
     free(saved);
     return rc;
+}
+
+nt_status tr_save_weights(tr_ctx *x, const char *dir, st_dtype model_dtype, const ex_metric *m,
+                          size_t n_metrics, nt_err *err) {
+    return x->adapter && x->have_targets ? save_adapter(x, m, n_metrics, dir, err)
+                                         : save_model(x, dir, model_dtype, err);
 }
 
 static void card_metric(nt_buf *b, const char *name, double v) {
@@ -163,7 +168,9 @@ nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err) {
     const char *od = cfg_get_str(x->c, "output_dir");
     if (!od) od = "./model-out";
     nt_status rc = nt_mkdirs(od, err);
-    if (!rc) rc = x->adapter && x->have_targets ? save_adapter(x, r, od, err) : save_model(x, od, err);
+    ex_metric m[3];
+    size_t nm = metrics_of(r, m);
+    if (!rc) rc = tr_save_weights(x, od, cfg_get_bool(x->c, "bf16") ? ST_BF16 : ST_F32, m, nm, err);
     if (!rc) rc = copy_tokenizer(x, od, err);
     if (!rc) rc = write_card(x, r, od, err);
     if (!rc) rc = write_state(x, r, od, err);

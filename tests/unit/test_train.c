@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/mem.h"
@@ -205,6 +206,39 @@ static void check_adapter(const char *out, bool qlora) {
 TEST(lora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("lora", false); }
 TEST(qlora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("qlora", true); }
 
+#define CKPT "val_set_size: 0.1\nmicro_batch_size: 8\ngradient_accumulation_steps: 2\nnum_epochs: 2\n" \
+             "learning_rate: 0.002\nsave_steps: 3\nsave_total_limit: 1\nseed: 11\n"
+
+/* A run resumed from checkpoint-6 (epoch 2 of 2, 4 updates per epoch) ends with the same
+ * bytes as the uninterrupted run; save_total_limit 1 keeps only the newest checkpoint. */
+static void check_resume(const char *name, const char *extra, const char *weights) {
+    tr_run_result a, b, c;
+    nt_err err = {0};
+    char *e = nt_xasprintf(CKPT "%s", extra), *full = nt_xasprintf("%s_full", name), *res = nt_xasprintf("%s_res", name);
+    CHECK_MSG(run(full, e, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(a.steps, 8);
+    char *c3 = out_path(full, "checkpoint-3"), *c6 = out_path(full, "checkpoint-6");
+    char *c6s = out_path(full, "checkpoint-6/optimizer.safetensors"), *c6t = out_path(full, "checkpoint-6/trainer_state.json");
+    CHECK(!nt_path_exists(c3) && nt_path_exists(c6s) && nt_path_exists(c6t));
+    char *e2 = nt_xasprintf("%sresume_from_checkpoint: %s\n", e, c6);
+    CHECK_MSG(run(res, e2, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(b.steps, 8);
+    char *wa = out_path(full, weights), *wb = out_path(res, weights);
+    CHECK_MSG(file_equal(wa, wb), "%s: resumed weights differ", name);
+    /* auto_resume_from_checkpoints: the final weights removed, as if killed after step 6 */
+    unlink(wa);
+    char *e3 = nt_xasprintf("%sauto_resume_from_checkpoints: true\n", e);
+    CHECK_MSG(run(full, e3, NULL, &c, &err) == NT_OK, "%s", err.msg);
+    CHECK(file_equal(wa, wb));
+    free(e), free(e2), free(e3), free(full), free(res), free(c3), free(c6), free(c6s), free(c6t), free(wa), free(wb);
+}
+
+TEST(fft_resume_is_bit_identical) { check_resume("ckfft", "", "model.safetensors"); }
+TEST(lora_resume_is_bit_identical) {
+    check_resume("cklora", "adapter: lora\nlora_r: 4\nlora_target_linear: true\nlora_modules_to_save: [lm_head]\n",
+                 "adapter_model.safetensors");
+}
+
 /* Each bad config fails before training with an error naming the key (or file) at fault. */
 TEST(bad_configs_name_the_key) {
     static const struct {
@@ -229,6 +263,8 @@ TEST(bad_configs_name_the_key) {
         {"adapter: lora\nlora_r: 4\nlora_target_parameters: [mlp.experts.gate_up_proj]\nlora_dropout: 0.1\n", "dropout"},
         {"adapter: lora\nlora_r: 4\nlora_modules_to_save: [no_such_module]\n", "lora_modules_to_save"},
         {"lora_r: -2\nadapter: lora\n", "lora_r"},
+        {"save_steps: 2\nsaves_per_epoch: 1\n", "save_steps"},
+        {"resume_from_checkpoint: /nonexistent/checkpoint-3\n", "resume_from_checkpoint"},
         {"tokenizer_config: /nonexistent/tok\n", "tokenizer"},
         {"val_set_size: 64\n", "val"},
         {"gradient_accumulation_steps: 0\n", "gradient_accumulation_steps"},
