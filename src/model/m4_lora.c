@@ -30,9 +30,10 @@ static nt_status check_target(const m4_model *m, const tr_target *t, int64_t i, 
     int64_t out = p->shape[p->ndim - 2], in = p->shape[p->ndim - 1];
     if (p->ndim < 2 || E != t->experts || out != t->out || in != t->in)
         return nt_err_set(err, NT_EINVAL,
-                          "LoRA target %s: expects [E=%lld, out=%lld, in=%lld], %s has another shape",
-                          t->name, (long long)t->experts, (long long)t->out, (long long)t->in,
-                          p->name);
+                          "LoRA target %s: expects [E=%lld, out=%lld, in=%lld], tensor %s is "
+                          "[E=%lld, out=%lld, in=%lld]", t->name, (long long)t->experts,
+                          (long long)t->out, (long long)t->in, p->name, (long long)E,
+                          (long long)out, (long long)in);
     return NT_OK;
 }
 

@@ -53,7 +53,7 @@ typedef struct {
 nt_status m4_lora_attach(m4_model *m, const tr_result *res, const m4_lora_opts *o, nt_err *err);
 bool m4_lora_attached(const m4_model *m);
 
-/* 2 tensors per target: A then B, in target order. */
+/* 2 tensors per target: A then B, in target order (i < m4_lora_num_tensors). */
 size_t m4_lora_num_tensors(const m4_model *m);
 const m4_lora_tensor *m4_lora_get(const m4_model *m, size_t i);
 /* The whole parameter / gradient allocation (m4_lora_num_floats floats each). */

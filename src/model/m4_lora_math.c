@@ -53,10 +53,11 @@ static uint64_t mix(uint64_t z) {
 
 static bool dropping(const m4_model *m) { return m->lora->training && m->lora->p_drop > 0; }
 
-/* xd[M, K] = mask ⊙ x / (1 − p), or (with mul) xd ⊙= mask / (1 − p) in place. The mask bit of
- * (row, col) depends only on (seed, step, micro, tensor, expert, row, col). */
+/* The mask of (row, col) depends only on (seed, step, micro, tensor, expert, row, col). With
+ * dx == NULL: xd[M, K] = mask ⊙ x / (1 − p); otherwise dx[M, ·] += mask ⊙ xd / (1 − p) (the
+ * backward through the dropout, in the same pass). */
 static void apply_mask(const m4_model *m, const branch *b, float *xd, const float *x,
-                       int64_t ldx, int64_t M, int64_t K) {
+                       int64_t ldx, float *dx, int64_t M, int64_t K) {
     const m4_lora *l = m->lora;
     uint64_t key = mix(mix(mix(mix(l->seed) ^ (uint64_t)l->step) ^ (uint64_t)l->micro) ^
                        ((uint64_t)b->tensor << 20 ^ (uint64_t)b->e));
@@ -66,8 +67,9 @@ static void apply_mask(const m4_model *m, const branch *b, float *xd, const floa
     for (int64_t i = 0; i < M; i++) {
         uint64_t rk = mix(key ^ (uint64_t)i * 0xd1b54a32d192ed03ull);
         for (int64_t c = 0; c < K; c++) {
-            bool keep = mix(rk + (uint64_t)c) >= thr;
-            xd[i * K + c] = keep ? (x ? x[i * ldx + c] : xd[i * K + c]) * inv : 0.0f;
+            float keep = mix(rk + (uint64_t)c) >= thr ? inv : 0.0f;
+            if (dx) dx[i * ldx + c] += keep * xd[i * K + c];
+            else xd[i * K + c] = keep * x[i * ldx + c];
         }
     }
 }
@@ -79,7 +81,7 @@ static float *lora_t(m4_model *m, const branch *b, const float *x, int64_t ldx, 
     *ldxd = ldx;
     if (dropping(m)) {
         float *d = m4_scratch(m, M * K, false);
-        apply_mask(m, b, d, x, ldx, M, K);
+        apply_mask(m, b, d, x, ldx, NULL, M, K);
         xd = d;
         *ldxd = K;
     }
@@ -134,9 +136,7 @@ void m4_lora_bwd(m4_model *m, float *dx, int64_t lddx, const float *dy, int64_t 
     } else if (dx) {
         float *dxd = m4_scratch(m, M * K, true);
         kn_linear_bwd_ld(dxd, K, NULL, 0, dt, b.r, NULL, 0, b.A, K, M, b.r, K);
-        apply_mask(m, &b, dxd, NULL, 0, M, K);
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t c = 0; c < K; c++) dx[i * lddx + c] += dxd[i * K + c];
+        apply_mask(m, &b, dxd, NULL, lddx, dx, M, K);
     }
     nt_arena_rollback(&m->scratch, pos);
 }

@@ -67,6 +67,18 @@ TEST(attach_shapes_and_names_follow_peft) {
     CHECK_EQ_INT(m4_lora_attach(m, &s.res, &o, &err), NT_OK);
     CHECK_NEAR(m4_lora_scale(m), 8.0 / sqrt(3.0), 1e-15);
     m4_model_free(m);
+    /* a target whose shape disagrees with the tensor, and one the text model lacks */
+    m = lmodel(&s, TN_F32, &err);
+    s.res.targets[0].in = 99;
+    CHECK(lattach(m, &s, 0, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "model.layers.0.self_attn.q_a_proj: expects [E=1, out=32, in=99]");
+    CHECK_CONTAINS(err.msg, "is [E=1, out=32, in=40]");
+    s.res.targets[0].in = 40;
+    snprintf(s.res.targets[1].name, sizeof s.res.targets[1].name, "model.layers.0.self_attn.q_c_proj");
+    CHECK(lattach(m, &s, 0, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "model.layers.0.self_attn.q_c_proj.weight is not a linear weight");
+    CHECK(!m4_lora_attached(m));
+    m4_model_free(m);
     tr_result_free(&s.res);
 }
 
