@@ -206,7 +206,15 @@ static nt_status setup(tr_ctx *x, nt_err *err) {
 static void print_start(const tr_ctx *x) {
     FILE *o = x->ro->out;
     if (!o) return;
-    fprintf(o, "config            %s\n", x->c->path);
+    nt_buf b = {0};
+    tr_cfg_render(&b, x->c);
+    fprintf(o, "config            %s (resolved):\n", x->c->path);
+    for (char *l = b.data, *nl; l && l < b.data + b.len; l = nl + 1) {
+        nl = memchr(l, '\n', (size_t)(b.data + b.len - l));
+        if (!nl) break;
+        fprintf(o, "  %.*s\n", (int)(nl - l), l);
+    }
+    nt_buf_free(&b);
     fprintf(o, "data              train %zu samples, validation %zu%s\n", x->train->n, x->val->n,
             x->packing ? ", packed" : "");
     fprintf(o, "batches           %lld rows/epoch, micro_batch_size %lld x gradient_accumulation_steps %lld\n",

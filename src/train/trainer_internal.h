@@ -90,6 +90,9 @@ nt_status tr_save_weights(tr_ctx *x, const char *dir, st_dtype model_dtype, cons
                           size_t n_metrics, nt_err *err);
 
 /* trainer_out.c */
+/* Every key set in the resolved config, one "key: value" line each (the start summary and
+ * the model card). */
+void tr_cfg_render(nt_buf *b, const cfg *c);
 nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err);
 
 #endif

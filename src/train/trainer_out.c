@@ -9,6 +9,7 @@
 #include "base/fileio.h"
 #include "base/mem.h"
 #include "export/hf_model.h"
+#include "formats/json.h"
 #include "export/peft.h"
 #include "model/m4_lora.h"
 #include "train/trainer_internal.h"
@@ -106,6 +107,23 @@ static void card_metric(nt_buf *b, const char *name, double v) {
     if (!isnan(v)) nt_buf_printf(b, "| %s | %.6g |\n", name, v);
 }
 
+void tr_cfg_render(nt_buf *b, const cfg *c) {
+    const val *v = c->values;
+    for (size_t i = 0; i < val_dict_len(v); i++) {
+        const val_entry *e = val_dict_entry(v, i);
+        if (val_is(e->value, VAL_NULL)) continue;
+        nt_buf_printf(b, "%s: ", e->key->u.str.s);
+        if (val_is(e->value, VAL_LIST) || val_is(e->value, VAL_DICT)) { /* lists in full, as JSON (YAML flow) */
+            json_dump(b, e->value, NULL);
+        } else {
+            char brief[256];
+            cfg_value_brief(e->value, brief, sizeof brief);
+            nt_buf_printf(b, "%s", brief);
+        }
+        nt_buf_putc(b, '\n');
+    }
+}
+
 /* The full fine-tune's card: front matter, then the final metrics. */
 static void card_head(const tr_ctx *x, const tr_run_result *r, const char *od, nt_buf *b) {
     const char *kind = x->adapter ? x->adapter : "full fine-tune";
@@ -131,14 +149,7 @@ static nt_status write_card(const tr_ctx *x, const tr_run_result *r, const char 
         card_head(x, r, od, &b);
     }
     nt_buf_printf(&b, "\n## Training config\n\nThe keys set (defaults and overrides resolved):\n\n```yaml\n");
-    const val *v = x->c->values;
-    for (size_t i = 0; i < val_dict_len(v); i++) {
-        const val_entry *e = val_dict_entry(v, i);
-        if (val_is(e->value, VAL_NULL)) continue;
-        char brief[256];
-        cfg_value_brief(e->value, brief, sizeof brief);
-        nt_buf_printf(&b, "%s: %s\n", e->key->u.str.s, brief);
-    }
+    tr_cfg_render(&b, x->c);
     nt_buf_printf(&b, "```\n");
     char *p = nt_path_join(od, "README.md");
     nt_status rc = nt_write_file_atomic(p, b.data, b.len, err);
