@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/interrupt.h"
 #include "cli/cli.h"
 #include "train/trainer.h"
 
@@ -46,11 +47,18 @@ int cli_cmd_train(int argc, char **argv) {
     nt_err err = {0};
     if (cfg_load_file(a.config, a.nov, a.ov, &c, &err)) { cli_error("%s", err.msg); free(a.ov); return 1; }
     for (size_t i = 0; i < c->nreports; i++) fprintf(stderr, "newt: note: %s\n", c->reports[i].msg);
-    tr_run_opts o = {.threads = a.threads, .progress = a.progress, .out = stdout};
+    tr_run_opts o = {.threads = a.threads, .progress = a.progress, .out = stdout, .interruptible = true};
+    nt_interrupt_install();
     tr_run_result r;
     rc = 0;
     if (tr_train(c, &o, &r, &err)) { cli_error("%s", err.msg); rc = 1; }
-    else {
+    else if (r.interrupted) {
+        const char *od = cfg_get_str(c, "output_dir");
+        printf("interrupted       at step %lld: checkpoint written to %s/checkpoint-%lld; continue with\n"
+               "                  newt train %s --auto_resume_from_checkpoints true\n",
+               (long long)r.steps, od ? od : "./model-out", (long long)r.steps, a.config);
+        rc = 130;
+    } else {
         const char *od = cfg_get_str(c, "output_dir");
         printf("done              %lld steps in %.1f s: loss %.4f -> %.4f (train_loss %.4f)", (long long)r.steps,
                r.seconds, r.first_loss, r.last_loss, r.train_loss);

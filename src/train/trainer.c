@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/interrupt.h"
 #include "base/log.h"
 #include "base/progress.h"
 #include "model/m4_lora.h"
@@ -161,7 +162,13 @@ static nt_status run_epoch(tr_ctx *x, tr_loop *L, int64_t epoch, int64_t first, 
         if (x->ro->progress) nt_progress_update(&L->prog, 1);
         if (*step % x->logging_steps == 0) log_step(x, L, *step, gn);
         if (x->eval_every && *step % x->eval_every == 0) rc = eval_and_log(x, L, *step, r, err);
-        if (!rc && x->save_every && *step % x->save_every == 0) rc = tr_ckpt_save(x, *step, L->epoch_f, err);
+        bool stop = x->ro->interruptible && nt_interrupt_pending();
+        if (!rc && ((x->save_every && *step % x->save_every == 0) || stop)) rc = tr_ckpt_save(x, *step, L->epoch_f, err);
+        if (stop) {
+            r->interrupted = true;
+            ran = false;
+            break;
+        }
     }
     if (!rc && ran) rc = eval_and_log(x, L, *step, r, err); /* at least once per epoch */
     ds_pack_plan_free(&L->rows);
@@ -175,7 +182,7 @@ static nt_status loop(tr_ctx *x, tr_run_result *r, nt_err *err) {
     if (x->ro->progress) nt_progress_start(&L.prog, "train", x->total_steps, "step", stderr);
     if (x->ro->progress && x->resume_step) nt_progress_update(&L.prog, x->resume_step);
     int64_t step = x->resume_step, first = 0, nupd = 0;
-    for (int64_t e = 0; step < x->total_steps && !rc; e++, first += nupd)
+    for (int64_t e = 0; step < x->total_steps && !rc && !r->interrupted; e++, first += nupd)
         rc = run_epoch(x, &L, e, first, &step, &nupd, r, err);
     if (x->ro->progress) nt_progress_finish(&L.prog);
     tr_batch_free(&L.bt);
@@ -240,7 +247,7 @@ nt_status tr_train(const cfg *c, const tr_run_opts *o, tr_run_result *r, nt_err 
     if (!rc) print_start(&x);
     if (!rc) rc = loop(&x, r, err);
     r->seconds = nt_progress_now() - t0;
-    if (!rc) rc = tr_outputs_write(&x, r, err);
+    if (!rc && !r->interrupted) rc = tr_outputs_write(&x, r, err);
     tr_metrics_close(x.met);
     tr_model_free(&x);
     tr_data_free(&x);

@@ -23,6 +23,7 @@ typedef struct {
     bool progress;      /* progress bar with ETA on stderr */
     bool eval_at_start; /* evaluate the base model before the first step (eval_loss_start) */
     FILE *out;          /* the resolved config and the parameter summary (NULL: not printed) */
+    bool interruptible; /* poll nt_interrupt_pending (base/interrupt.h) after every step */
 } tr_run_opts;
 
 typedef struct {
@@ -34,6 +35,8 @@ typedef struct {
     double eval_loss;         /* last evaluation, NaN without a validation split */
     int64_t trained_tokens;   /* target tokens seen */
     double seconds;
+    bool interrupted;         /* stopped by a signal: a checkpoint of `steps` was written
+                                 instead of the final outputs */
 } tr_run_result;
 
 nt_status tr_train(const cfg *c, const tr_run_opts *o, tr_run_result *r, nt_err *err);

@@ -56,7 +56,7 @@ static bool has_key(const char *yaml, const char *key) {
     return false;
 }
 
-static cfg *make_cfg(const char *out, const char *extra, nt_err *err) {
+static char *cfg_text(const char *out, const char *extra) {
     const char *env = env_dir();
     nt_buf b = {0};
     if (!has_key(extra, "base_model")) nt_buf_printf(&b, "base_model: %s\n", env);
@@ -66,9 +66,15 @@ static cfg *make_cfg(const char *out, const char *extra, nt_err *err) {
                       "datasets:\n  - path: %s/data.jsonl\n    type: chat_template\n"
                       "output_dir: %s/%s\nlogging_steps: 100\n%s",
                   TMPL, test_tmpdir(), test_tmpdir(), out, extra);
+    nt_buf_putc(&b, '\0');
+    return b.data;
+}
+
+static cfg *make_cfg(const char *out, const char *extra, nt_err *err) {
+    char *text = cfg_text(out, extra);
     cfg *c = NULL;
-    if (cfg_load_text(b.data, b.len, "test.yml", 0, NULL, &c, err)) c = NULL;
-    nt_buf_free(&b);
+    if (cfg_load_text(text, strlen(text), "test.yml", 0, NULL, &c, err)) c = NULL;
+    free(text);
     return c;
 }
 
@@ -93,15 +99,15 @@ static bool file_equal(const char *a, const char *b) {
     return eq;
 }
 
-#define LEARN "val_set_size: 0.25\nmicro_batch_size: 4\nlearning_rate: 0.005\nlr_scheduler: constant\n" \
-              "max_steps: 60\nseed: 3\n"
+#define LEARN "val_set_size: 0.25\nmicro_batch_size: 4\nlearning_rate: 0.01\nlr_scheduler: constant\n" \
+              "max_steps: 40\nseed: 3\n"
 
 TEST(fft_learns_the_task_and_outputs_load) {
     tr_run_opts o = {.eval_at_start = true};
     tr_run_result r;
     nt_err err = {0};
     CHECK_MSG(run("fft", LEARN, &o, &r, &err) == NT_OK, "%s", err.msg);
-    CHECK_EQ_INT(r.steps, 60);
+    CHECK_EQ_INT(r.steps, 40);
     CHECK_MSG(r.last_loss < 0.5 * r.first_loss, "loss %g -> %g", r.first_loss, r.last_loss);
     /* the base model knows nothing: about ln(512) per token; after training the answer and
      * the end of turn are near certain */
@@ -116,8 +122,8 @@ TEST(fft_learns_the_task_and_outputs_load) {
     }
     char *card = NULL, *state = NULL, *p = out_path("fft", "README.md"), *q = out_path("fft", "trainer_state.json");
     size_t n;
-    CHECK(!nt_read_file(p, &card, &n, &err) && strstr(card, "eval_loss") && strstr(card, "max_steps: 60"));
-    CHECK(!nt_read_file(q, &state, &n, &err) && strstr(state, "\"global_step\": 60") && strstr(state, "\"eval_loss\""));
+    CHECK(!nt_read_file(p, &card, &n, &err) && strstr(card, "eval_loss") && strstr(card, "max_steps: 40"));
+    CHECK(!nt_read_file(q, &state, &n, &err) && strstr(state, "\"global_step\": 40") && strstr(state, "\"eval_loss\""));
     free(card), free(state), free(p), free(q);
     /* the saved model loads and gives the loss the trained one had */
     char *dir = nt_xasprintf("%s/fft", test_tmpdir());
@@ -126,7 +132,7 @@ TEST(fft_learns_the_task_and_outputs_load) {
     m4_weights_close(w);
     char *extra = nt_xasprintf(LEARN "base_model: %s\n", dir);
     tr_run_result r2;
-    char *again = strstr(extra, "max_steps: 60");
+    char *again = strstr(extra, "max_steps: 40");
     memcpy(again, "max_steps: 01", 13);
     CHECK_MSG(run("fft2", extra, &o, &r2, &err) == NT_OK, "%s", err.msg);
     CHECK_NEAR(r2.eval_loss_start, r.eval_loss, 1e-5);
@@ -237,6 +243,77 @@ TEST(fft_resume_is_bit_identical) { check_resume("ckfft", "", "model.safetensors
 TEST(lora_resume_is_bit_identical) {
     check_resume("cklora", "adapter: lora\nlora_r: 4\nlora_target_linear: true\nlora_modules_to_save: [lm_head]\n",
                  "adapter_model.safetensors");
+}
+
+/* The newest complete checkpoint in dir, or 0. */
+static int64_t newest_ckpt(const char *dir) {
+    int64_t best = 0;
+    for (int64_t k = 1; k <= 400; k++) {
+        char *p = nt_xasprintf("%s/checkpoint-%lld/newt_state.json", dir, (long long)k);
+        if (nt_path_exists(p)) best = k;
+        free(p);
+    }
+    return best;
+}
+
+#define SIG "val_set_size: 0\nmicro_batch_size: 4\nlr_scheduler: constant\nwarmup_steps: 0\nlearning_rate: 0.002\n" \
+            "seed: 21\nsave_steps: 1\nsave_total_limit: 2\n"
+
+/* `newt train` stopped by a signal once checkpoint-2 exists (a constant schedule, so a run of
+ * k steps is a prefix of a longer one). Returns the newest checkpoint left. */
+static int64_t train_and_signal(const char *out, const char *sig, int *rc) {
+    char *yml = nt_xasprintf("%s/%s.yml", test_tmpdir(), out), *text = cfg_text(out, SIG "max_steps: 400\n");
+    nt_err err = {0};
+    CHECK(nt_write_file_atomic(yml, text, strlen(text), &err) == NT_OK);
+    char *cmd = nt_xasprintf("d=%s/%s; %s train %s --no-progress >%s.log 2>&1 & pid=$!; i=0; "
+                             "while [ ! -e $d/checkpoint-2/newt_state.json ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+                             "kill -%s $pid; wait $pid; echo rc=$?",
+                             test_tmpdir(), out, test_newt_bin(), yml, yml, sig);
+    char *o = NULL;
+    test_run(cmd, &o);
+    *rc = o && strstr(o, "rc=") ? atoi(strstr(o, "rc=") + 3) : -1;
+    char *dir = nt_xasprintf("%s/%s", test_tmpdir(), out);
+    int64_t k = newest_ckpt(dir);
+    free(yml), free(text), free(cmd), free(o), free(dir);
+    return k;
+}
+
+/* SIGINT: the process writes checkpoint-k, says how to continue and exits 130; checkpoint-k
+ * holds exactly the weights of a k-step run. */
+TEST(sigint_writes_a_resumable_checkpoint) {
+    int rc;
+    int64_t k = train_and_signal("sigint", "INT", &rc);
+    CHECK_EQ_INT(rc, 130);
+    CHECK_MSG(k >= 2 && k < 400, "newest checkpoint %lld", (long long)k);
+    char *log = NULL, *lp = nt_xasprintf("%s/sigint.yml.log", test_tmpdir());
+    size_t n;
+    nt_err err = {0};
+    CHECK(!nt_read_file(lp, &log, &n, &err) && strstr(log, "--auto_resume_from_checkpoints true"));
+    tr_run_result r;
+    char *e = nt_xasprintf(SIG "max_steps: %lld\n", (long long)k);
+    CHECK_MSG(run("sigint_ref", e, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    char *a = out_path("sigint_ref", "model.safetensors");
+    char *b = nt_xasprintf("%s/sigint/checkpoint-%lld/model.safetensors", test_tmpdir(), (long long)k);
+    CHECK_MSG(file_equal(a, b), "checkpoint-%lld differs from a %lld-step run", (long long)k, (long long)k);
+    free(log), free(lp), free(e), free(a), free(b);
+}
+
+/* SIGKILL at an arbitrary moment, then auto-resume: the same bytes as an uninterrupted run. */
+TEST(sigkill_then_auto_resume_is_bit_identical) {
+    int rc;
+    int64_t k = train_and_signal("sigkill", "KILL", &rc);
+    CHECK_EQ_INT(rc, 137);
+    CHECK_MSG(k >= 2 && k < 400, "newest checkpoint %lld", (long long)k);
+    tr_run_result r;
+    nt_err err = {0};
+    char *e = nt_xasprintf(SIG "max_steps: %lld\nauto_resume_from_checkpoints: true\n", (long long)k + 2);
+    CHECK_MSG(run("sigkill", e, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(r.steps, k + 2);
+    char *e2 = nt_xasprintf(SIG "max_steps: %lld\n", (long long)k + 2);
+    CHECK_MSG(run("sigkill_ref", e2, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    char *a = out_path("sigkill_ref", "model.safetensors"), *b = out_path("sigkill", "model.safetensors");
+    CHECK(file_equal(a, b));
+    free(e), free(e2), free(a), free(b);
 }
 
 /* Each bad config fails before training with an error naming the key (or file) at fault. */
