@@ -18,16 +18,11 @@ typedef struct {
     int threads;
 } build_ctx;
 
-/* The same pipeline as `newt preprocess`: prepare every dataset, then shuffle and split. */
+/* The same pipeline as `newt preprocess` (its summary is that command's job). */
 static nt_status build(void *ctx, ds_set *train, ds_set *valid, nt_err *err) {
     build_ctx *b = ctx;
-    ds_set all = {0};
     ds_stats st = {0};
-    nt_status rc = ds_prepare(b->c, b->t, b->threads, &all, &st, err);
-    if (!rc && !all.n) rc = nt_err_set(err, NT_EINVAL, "datasets: no sample left after preprocessing");
-    ds_split_opts o = ds_split_opts_from_cfg(b->c);
-    if (!rc) rc = ds_split(&all, &o, train, valid, err);
-    ds_set_free(&all);
+    nt_status rc = ds_prepare_split(b->c, b->t, b->threads, train, valid, &st, err);
     ds_stats_free(&st);
     return rc;
 }
