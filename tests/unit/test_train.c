@@ -13,6 +13,7 @@
 #include "model/m4_load.h"
 #include "test.h"
 #include "tokenizer/tok.h"
+#include "train/lora_spec.h"
 #include "train/trainer.h"
 
 #define TMPL "{% for m in messages %}{% if m.role == 'user' %}[INST]{{ m.content }}[/INST]" \
@@ -348,6 +349,37 @@ TEST(sigkill_then_auto_resume_is_bit_identical) {
     char *a = out_path("sigkill_ref", "model.safetensors"), *b = out_path("sigkill", "model.safetensors");
     CHECK(file_equal(a, b));
     free(e), free(e2), free(a), free(b);
+}
+
+/* The newt variant of the Mistral 4 QLoRA example targets every MLA projection, the shared
+ * experts (the default) and the fused experts (target_parameters): on the tiny model with 2
+ * MoE layers that is 2 modules per attention group, 3 x 2 shared-expert modules and 2 x 2
+ * expert parameters. Both newt variants load without "not supported" notes. */
+TEST(newt_mistral4_examples_resolve) {
+    const char *files[] = {"examples/mistral4/newt-qlora-text.yml", "examples/mistral4/newt-fft-text.yml"};
+    for (int i = 0; i < 2; i++) {
+        cfg *c = NULL;
+        nt_err err = {0};
+        CHECK_MSG(cfg_load_file(files[i], 0, NULL, &c, &err) == NT_OK, "%s", err.msg);
+        if (!c) continue;
+        CHECK_EQ_INT(c->nreports, 0);
+        if (i == 0) {
+            tr_spec_buf sb = {0};
+            tr_result res = {0};
+            m4_weights *w = NULL;
+            CHECK(m4_weights_open(env_dir(), &w, &err) == NT_OK && tr_spec_from_cfg(c, &sb, &err) == NT_OK);
+            CHECK_MSG(w && tr_resolve(m4_weights_config(w), &sb.spec, &res, &err) == NT_OK, "%s", err.msg);
+            int64_t want[TR_GROUP_COUNT] = {[TR_GROUP_Q_A] = 2, [TR_GROUP_Q_B] = 2, [TR_GROUP_KV_A] = 2,
+                                            [TR_GROUP_KV_B] = 2, [TR_GROUP_O] = 2, [TR_GROUP_SHARED_EXPERTS] = 6,
+                                            [TR_GROUP_ROUTED_EXPERTS] = 4};
+            for (int g = 0; g < TR_GROUP_COUNT && res.targets; g++)
+                CHECK_MSG(res.group_count[g] == want[g], "%s: %lld", tr_group_name((tr_group)g), (long long)res.group_count[g]);
+            if (res.targets) tr_result_free(&res);
+            tr_spec_buf_free(&sb);
+            m4_weights_close(w);
+        }
+        cfg_free(c);
+    }
 }
 
 /* Each bad config fails before training with an error naming the key (or file) at fault. */
