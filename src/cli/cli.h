@@ -14,6 +14,7 @@ int cli_cmd_probe(int argc, char **argv);
 int cli_cmd_render(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
 int cli_cmd_preprocess(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
 int cli_cmd_tokenizer_convert(int argc, char **argv);
 
 /* Prints "newt: <msg>" to stderr. */

@@ -64,14 +64,8 @@ static int parse_args(int argc, char **argv, pp_args *a) {
 
 static nt_status build(void *ctx, ds_set *train, ds_set *valid, nt_err *err) {
     pp_build *b = ctx;
-    ds_set all = {0};
-    nt_status st = ds_prepare(b->c, b->t, b->threads, &all, &b->st, err);
     b->built = true;
-    if (!st && !all.n) st = nt_err_set(err, NT_EINVAL, "no sample left after preprocessing (see the drops above)");
-    ds_split_opts o = ds_split_opts_from_cfg(b->c);
-    if (!st) st = ds_split(&all, &o, train, valid, err);
-    ds_set_free(&all);
-    return st;
+    return ds_prepare_split(b->c, b->t, b->threads, train, valid, &b->st, err);
 }
 
 static void print_build(const ds_stats *s) {

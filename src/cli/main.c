@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"init-model", cli_cmd_init_model, "write a randomly initialized model (HF layout)"},
     {"probe", cli_cmd_probe, "run the model on one batch; write loss, hidden states, logits, grads"},
     {"preprocess", cli_cmd_preprocess, "tokenize and mask the datasets of a config; build the prepared cache"},
+    {"train", cli_cmd_train, "fine-tune base_model on the datasets of a config (full, LoRA, QLoRA)"},
     {"tokenize", cli_cmd_tokenize, "encode text to token ids and byte offsets, or decode ids"},
     {"tokenizer-convert", cli_cmd_tokenizer_convert, "write tekken.json and tokenizer.json from Tekken ranks"},
 };

@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "base/mem.h"
+#include "data/ds_opts.h"
 #include "data/ds_source.h"
+#include "data/ds_split.h"
 #include "formats/json.h"
 
 #define CHUNK_ROWS 64
@@ -205,4 +207,16 @@ uint64_t ds_stats_dropped(const ds_stats *s) {
     uint64_t n = 0;
     for (int d = 0; d < DS_DROP_COUNT; d++) n += s->dropped[d];
     return n;
+}
+
+nt_status ds_prepare_split(const cfg *c, const tok_tokenizer *t, int threads, ds_set *train,
+                           ds_set *valid, ds_stats *st, nt_err *err) {
+    ds_set all = {0};
+    nt_status rc = ds_prepare(c, t, threads, &all, st, err);
+    if (!rc && !all.n)
+        rc = nt_err_set(err, NT_EINVAL, "datasets: no sample left after preprocessing (see the drops above)");
+    ds_split_opts o = ds_split_opts_from_cfg(c);
+    if (!rc) rc = ds_split(&all, &o, train, valid, err);
+    ds_set_free(&all);
+    return rc;
 }

@@ -35,6 +35,11 @@ typedef struct {
 nt_status ds_prepare(const cfg *c, const tok_tokenizer *t, int threads, ds_set *out, ds_stats *st,
                      nt_err *err);
 void ds_stats_free(ds_stats *s);
+/* ds_prepare, then the config's shuffle and split (ds_split_opts_from_cfg): what `newt
+ * preprocess` and `newt train` build when the prepared cache has nothing usable. No sample
+ * left is an error naming `datasets`. train and valid must be empty. */
+nt_status ds_prepare_split(const cfg *c, const tok_tokenizer *t, int threads, ds_set *train,
+                           ds_set *valid, ds_stats *st, nt_err *err);
 uint64_t ds_stats_dropped(const ds_stats *s); /* sum over reasons */
 
 /* The prepared-cache key of a config: every data file's bytes, the tokenizer file, each

@@ -109,6 +109,9 @@ void tok_ranks_free(tok_ranks *r);
  * (the first ones of r), vocab_size ids in all, so vocab_size - num_special ranks, which must
  * still hold the 256 single bytes (ranks 0..255). */
 nt_status tok_ranks_shrink(tok_ranks *r, uint32_t vocab_size, uint32_t num_special, nt_err *err);
+/* Single bytes as the only ranks plus num_special Tekken specials ([INST], [THINK], ... at
+ * their usual ids; fillers beyond): a tokenizer made without any download. */
+void tok_ranks_byte_level(tok_ranks *r, uint32_t num_special);
 /* Writes a tekken.json / an HF tokenizer.json (transformers' Tekken conversion) atomically. */
 nt_status tok_write_tekken_json(const tok_ranks *r, const char *path, nt_err *err);
 nt_status tok_write_hf_json(const tok_ranks *r, const char *path, nt_err *err);

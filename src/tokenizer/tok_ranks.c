@@ -196,3 +196,20 @@ nt_status tok_ranks_shrink(tok_ranks *r, uint32_t vocab_size, uint32_t num_speci
     r->num_vocab_tokens = vocab_size;
     return NT_OK;
 }
+
+/* A tokenizer of single bytes only (ranks 0..255 = bytes 0..255, no merges) with Tekken's
+ * special tokens: what the tiny demo model uses, built without any download. */
+void tok_ranks_byte_level(tok_ranks *r, uint32_t num_special) {
+    memset(r, 0, sizeof *r);
+    r->n_ranks = 256;
+    r->num_special = num_special;
+    r->vocab_size = r->num_vocab_tokens = num_special + 256;
+    r->bytes = nt_xmalloc(256);
+    r->off = nt_xmalloc(257 * sizeof *r->off);
+    for (uint32_t b = 0; b < 256; b++) r->off[b] = b, r->bytes[b] = (uint8_t)b;
+    r->off[256] = 256;
+    r->pattern = nt_xstrdup(tok_tekken_pattern);
+    r->version = nt_xstrdup("v13");
+    r->specials = nt_xcalloc(num_special ? num_special : 1, sizeof *r->specials);
+    fill_specials(r, true);
+}

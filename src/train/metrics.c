@@ -122,6 +122,19 @@ nt_status tr_metrics_log_end(tr_metrics *m, double epoch, int64_t step, double t
     return record(m, d, step, err);
 }
 
+nt_status tr_metrics_log_eval(tr_metrics *m, double epoch, int64_t step, double eval_loss,
+                              double runtime_s, nt_err *err) {
+    nt_log_info("eval step %lld  eval_loss %.4f  eval_ppl %.3f  epoch %.3f", (long long)step, eval_loss,
+                exp(eval_loss), epoch);
+    val *d = val_dict();
+    val_dict_set(d, "eval_loss", val_float(eval_loss));
+    val_dict_set(d, "eval_ppl", val_float(exp(eval_loss)));
+    val_dict_set(d, "eval_runtime", val_float(runtime_s));
+    val_dict_set(d, "epoch", val_float(epoch));
+    val_dict_set(d, "step", val_int(step));
+    return record(m, d, step, err);
+}
+
 const val *tr_metrics_history(const tr_metrics *m) { return m->history; }
 const char *tr_metrics_tb_path(const tr_metrics *m) { return m->tb ? tr_tb_path(m->tb) : NULL; }
 

@@ -96,6 +96,10 @@ nt_status tr_metrics_log(tr_metrics *m, const tr_log_event *ev, nt_err *err);
 nt_status tr_metrics_log_end(tr_metrics *m, double epoch, int64_t step, double total_flos,
                              double train_loss, double runtime_s, double samples_per_s,
                              double steps_per_s, nt_err *err);
+/* An evaluation entry (HF's evaluate()): eval_loss, eval_ppl = exp(eval_loss) (axolotl),
+ * eval_runtime, epoch, step; logged as a line too. */
+nt_status tr_metrics_log_eval(tr_metrics *m, double epoch, int64_t step, double eval_loss,
+                              double runtime_s, nt_err *err);
 const val *tr_metrics_history(const tr_metrics *m); /* the log_history list */
 const char *tr_metrics_tb_path(const tr_metrics *m); /* the event file, NULL without one */
 /* Restores the history from a checkpoint's trainer_state.json (resume). */

@@ -1,0 +1,428 @@
+/* End-to-end tests of the training loop (src/train/trainer.h) on a tiny Mistral 4 model made
+ * on the spot (m4_init_write + a byte-level tokenizer), with a learnable task: the answer to
+ * "next: c" is always "d" (a fixed function of the question). */
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fileio.h"
+#include "base/mem.h"
+#include "formats/safetensors.h"
+#include "model/m4_init.h"
+#include "model/m4_load.h"
+#include "test.h"
+#include "tokenizer/tok.h"
+#include "train/lora_spec.h"
+#include "train/trainer.h"
+
+#define TMPL "{% for m in messages %}{% if m.role == 'user' %}[INST]{{ m.content }}[/INST]" \
+             "{% else %}{{ m.content }}</s>{% endif %}{% endfor %}"
+
+/* tmpdir/model: the tiny preset's weights and a byte-level Tekken tokenizer (ids < 294 < 512);
+ * tmpdir/data.jsonl: 64 conversations over 8 letters. Made once per binary. */
+static const char *env_dir(void) {
+    static char dir[512];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dir, "%s/model", test_tmpdir());
+    nt_err err = {0};
+    m4_init_opts o = {.seed = 1, .dtype = TN_F32};
+    if (m4_init_write(m4_init_preset("tiny"), dir, &o, &err)) fprintf(stderr, "  init: %s\n", err.msg);
+    tok_ranks r;
+    tok_ranks_byte_level(&r, 38);
+    char *tj = nt_path_join(dir, "tekken.json");
+    if (tok_write_tekken_json(&r, tj, &err)) fprintf(stderr, "  tokenizer: %s\n", err.msg);
+    tok_ranks_free(&r);
+    free(tj);
+    nt_buf b = {0};
+    for (int i = 0; i < 64; i++) {
+        char q = (char)('a' + (i * 5) % 8);
+        nt_buf_printf(&b, "{\"messages\": [{\"role\": \"user\", \"content\": \"next: %c\"}, "
+                          "{\"role\": \"assistant\", \"content\": \"%c\"}]}\n", q, q + 1);
+    }
+    char *dp = nt_path_join(test_tmpdir(), "data.jsonl");
+    if (nt_write_file_atomic(dp, b.data, b.len, &err)) fprintf(stderr, "  data: %s\n", err.msg);
+    free(dp);
+    nt_buf_free(&b);
+    return dir;
+}
+
+/* A config over the tiny environment; `extra` is more YAML (later keys are not repeated). */
+static bool has_key(const char *yaml, const char *key) {
+    size_t n = strlen(key);
+    for (const char *p = yaml; p; p = strchr(p, '\n')) {
+        if (*p == '\n') p++;
+        if (!strncmp(p, key, n) && p[n] == ':') return true;
+    }
+    return false;
+}
+
+static char *cfg_text(const char *out, const char *extra) {
+    const char *env = env_dir();
+    nt_buf b = {0};
+    if (!has_key(extra, "base_model")) nt_buf_printf(&b, "base_model: %s\n", env);
+    if (!has_key(extra, "learning_rate")) nt_buf_printf(&b, "learning_rate: 0.001\n");
+    if (!has_key(extra, "sequence_len")) nt_buf_printf(&b, "sequence_len: 32\n");
+    nt_buf_printf(&b, "chat_template: jinja\nchat_template_jinja: \"%s\"\n"
+                      "datasets:\n  - path: %s/data.jsonl\n    type: chat_template\n"
+                      "output_dir: %s/%s\nlogging_steps: 100\n%s",
+                  TMPL, test_tmpdir(), test_tmpdir(), out, extra);
+    nt_buf_putc(&b, '\0');
+    return b.data;
+}
+
+static cfg *make_cfg(const char *out, const char *extra, nt_err *err) {
+    char *text = cfg_text(out, extra);
+    cfg *c = NULL;
+    if (cfg_load_text(text, strlen(text), "test.yml", 0, NULL, &c, err)) c = NULL;
+    free(text);
+    return c;
+}
+
+static nt_status run(const char *out, const char *extra, tr_run_opts *o, tr_run_result *r, nt_err *err) {
+    cfg *c = make_cfg(out, extra, err);
+    if (!c) return err->code;
+    nt_status rc = tr_train(c, o, r, err);
+    cfg_free(c);
+    return rc;
+}
+
+static char *out_path(const char *out, const char *file) {
+    return nt_xasprintf("%s/%s/%s", test_tmpdir(), out, file);
+}
+
+static bool file_equal(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    nt_err err = {0};
+    bool eq = !nt_read_file(a, &x, &nx, &err) && !nt_read_file(b, &y, &ny, &err) && nx == ny && !memcmp(x, y, nx);
+    free(x), free(y);
+    return eq;
+}
+
+#define LEARN "val_set_size: 0.25\nmicro_batch_size: 4\nlearning_rate: 0.01\nlr_scheduler: constant\n" \
+              "max_steps: 40\nseed: 3\n"
+
+TEST(fft_learns_the_task_and_outputs_load) {
+    tr_run_opts o = {.eval_at_start = true};
+    tr_run_result r;
+    nt_err err = {0};
+    CHECK_MSG(run("fft", LEARN, &o, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(r.steps, 40);
+    CHECK_MSG(r.last_loss < 0.5 * r.first_loss, "loss %g -> %g", r.first_loss, r.last_loss);
+    /* the base model knows nothing: about ln(512) per token; after training the answer and
+     * the end of turn are near certain */
+    CHECK_MSG(r.eval_loss_start > 4.0, "base eval_loss %g", r.eval_loss_start);
+    CHECK_MSG(r.eval_loss < 0.2 * r.eval_loss_start, "eval_loss %g -> %g", r.eval_loss_start, r.eval_loss);
+    const char *files[] = {"model.safetensors", "config.json", "generation_config.json", "tekken.json",
+                           "chat_template.jinja", "README.md", "metrics.jsonl", "trainer_state.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = out_path("fft", files[i]);
+        CHECK_MSG(nt_path_exists(p), "missing %s", p);
+        free(p);
+    }
+    char *card = NULL, *state = NULL, *p = out_path("fft", "README.md"), *q = out_path("fft", "trainer_state.json");
+    size_t n;
+    CHECK(!nt_read_file(p, &card, &n, &err) && strstr(card, "eval_loss") && strstr(card, "max_steps: 40"));
+    CHECK(!nt_read_file(q, &state, &n, &err) && strstr(state, "\"global_step\": 40") && strstr(state, "\"eval_loss\""));
+    free(card), free(state), free(p), free(q);
+    /* the saved model loads and gives the loss the trained one had */
+    char *dir = nt_xasprintf("%s/fft", test_tmpdir());
+    m4_weights *w = NULL;
+    CHECK_MSG(m4_weights_open(dir, &w, &err) == NT_OK, "%s", err.msg);
+    m4_weights_close(w);
+    char *extra = nt_xasprintf(LEARN "base_model: %s\n", dir);
+    tr_run_result r2;
+    char *again = strstr(extra, "max_steps: 40");
+    memcpy(again, "max_steps: 01", 13);
+    CHECK_MSG(run("fft2", extra, &o, &r2, &err) == NT_OK, "%s", err.msg);
+    CHECK_NEAR(r2.eval_loss_start, r.eval_loss, 1e-5);
+    free(extra), free(dir);
+}
+
+/* HF's loss normalization: one micro-batch of 2 rows equals two accumulated micro-batches of
+ * one row (sum of token losses / trained tokens of the whole accumulated batch). */
+TEST(micro_batch_2_equals_accumulation_2) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *base = "val_set_size: 0\nlearning_rate: 0.001\nlr_scheduler: constant\nmax_steps: 3\nseed: 5\n"
+                       "max_grad_norm: 0\n";
+    char *x = nt_xasprintf("%smicro_batch_size: 2\ngradient_accumulation_steps: 1\n", base);
+    char *y = nt_xasprintf("%smicro_batch_size: 1\ngradient_accumulation_steps: 2\n", base);
+    CHECK_MSG(run("mb2", x, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("ga2", y, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK_NEAR(a.first_loss, b.first_loss, 1e-5);
+    CHECK_NEAR(a.last_loss, b.last_loss, 1e-4);
+    char *pa = out_path("mb2", "model.safetensors"), *pb = out_path("ga2", "model.safetensors");
+    st_file *fa = NULL, *fb = NULL;
+    CHECK(!st_file_open(pa, &fa, &err) && !st_file_open(pb, &fb, &err));
+    double maxd = 0;
+    for (size_t i = 0; fa && fb && i < st_file_count(fa); i++) {
+        const st_tensor *ta = st_file_tensor(fa, i), *tb = st_file_find(fb, ta->name);
+        CHECK(tb != NULL);
+        if (!tb) continue;
+        const float *va = ta->data, *vb = tb->data;
+        for (size_t k = 0; k < ta->nbytes / 4; k++) maxd = fmax(maxd, fabs((double)va[k] - vb[k]));
+    }
+    CHECK_MSG(maxd < 1e-5, "max weight difference %g", maxd);
+    st_file_close(fa), st_file_close(fb);
+    free(pa), free(pb), free(x), free(y);
+}
+
+static double max_weight_diff(const char *out_a, const char *out_b) {
+    char *pa = out_path(out_a, "model.safetensors"), *pb = out_path(out_b, "model.safetensors");
+    st_file *fa = NULL, *fb = NULL;
+    nt_err err = {0};
+    double maxd = st_file_open(pa, &fa, &err) || st_file_open(pb, &fb, &err) ? INFINITY : 0;
+    for (size_t i = 0; fa && fb && i < st_file_count(fa); i++) {
+        const st_tensor *ta = st_file_tensor(fa, i), *tb = st_file_find(fb, ta->name);
+        if (!tb || tb->nbytes != ta->nbytes) { maxd = INFINITY; continue; }
+        const float *va = ta->data, *vb = tb->data;
+        for (size_t k = 0; k < ta->nbytes / 4; k++) maxd = fmax(maxd, fabs((double)va[k] - vb[k]));
+    }
+    st_file_close(fa), st_file_close(fb);
+    free(pa), free(pb);
+    return maxd;
+}
+
+/* One SGD step (lr 1: the weight change IS the gradient) over every sample, once as padded
+ * rows and once packed into bins: same loss, same gradients within fp32 rounding. */
+TEST(packed_equals_unpacked) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *base = "val_set_size: 0\nmicro_batch_size: 64\nmax_steps: 1\noptimizer: sgd\nlearning_rate: 1.0\n"
+                       "lr_scheduler: constant\nwarmup_steps: 0\nmax_grad_norm: 0\nseed: 4\n";
+    char *y = nt_xasprintf("%ssample_packing: true\n", base);
+    CHECK_MSG(run("unpacked", base, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("packed", y, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK_NEAR(a.first_loss, b.first_loss, 1e-5);
+    CHECK_EQ_INT(a.trained_tokens, b.trained_tokens);
+    double d = max_weight_diff("unpacked", "packed");
+    CHECK_MSG(d < 2e-5, "max weight (= gradient) difference %g", d);
+    CHECK_MSG(max_weight_diff("unpacked", "fft") > 1e-3, "the comparison sees differences"); /* a different run */
+    free(y);
+}
+
+TEST(same_seed_gives_bit_identical_weights_packed) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *e = "val_set_size: 0.1\nsample_packing: true\nmicro_batch_size: 1\ngradient_accumulation_steps: 2\n"
+                    "max_steps: 3\nseed: 9\nlearning_rate: 0.002\ngradient_checkpointing: true\n";
+    CHECK_MSG(run("seed1", e, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("seed2", e, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    char *pa = out_path("seed1", "model.safetensors"), *pb = out_path("seed2", "model.safetensors");
+    CHECK(file_equal(pa, pb));
+    CHECK(a.first_loss == b.first_loss && a.last_loss == b.last_loss);
+    free(pa), free(pb);
+}
+
+static void check_adapter(const char *out, bool qlora) {
+    tr_run_opts o = {.eval_at_start = true};
+    tr_run_result r;
+    nt_err err = {0};
+    char *e = nt_xasprintf(LEARN "adapter: %s\nlora_r: 4\nlora_alpha: 8\nlora_target_linear: true\n"
+                           "lora_modules_to_save: [lm_head]\n%s", qlora ? "qlora" : "lora",
+                           qlora ? "load_in_4bit: true\nquantize_moe_experts: true\n" : "bf16: true\n");
+    CHECK_MSG(run(out, e, &o, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(r.eval_loss < 0.5 * r.eval_loss_start, "eval_loss %g -> %g", r.eval_loss_start, r.eval_loss);
+    char *p = out_path(out, "adapter_model.safetensors"), *q = out_path(out, "adapter_config.json");
+    st_file *f = NULL;
+    CHECK_MSG(st_file_open(p, &f, &err) == NT_OK, "%s", err.msg);
+    if (f) { /* PEFT's keys and shapes: A [r, in], B [out, r]; q_a_proj is 64 -> 32 */
+        const st_tensor *a = st_file_find(f, "base_model.model.model.layers.0.self_attn.q_a_proj.lora_A.weight");
+        const st_tensor *b = st_file_find(f, "base_model.model.model.layers.1.self_attn.q_a_proj.lora_B.weight");
+        CHECK(a && a->ndim == 2 && a->shape[0] == 4 && a->shape[1] == 64);
+        CHECK(b && b->ndim == 2 && b->shape[0] == 32 && b->shape[1] == 4);
+        CHECK(st_file_find(f, "base_model.model.lm_head.modules_to_save.default.weight") ||
+              st_file_find(f, "base_model.model.lm_head.weight"));
+        st_file_close(f);
+    }
+    char *cj = NULL;
+    size_t n;
+    CHECK(!nt_read_file(q, &cj, &n, &err) && strstr(cj, "\"peft_type\": \"LORA\"") && strstr(cj, "\"r\": 4") &&
+          strstr(cj, "\"lora_alpha\": 8"));
+    free(cj), free(p), free(q), free(e);
+}
+
+TEST(lora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("lora", false); }
+TEST(qlora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("qlora", true); }
+
+#define CKPT "val_set_size: 0.1\nmicro_batch_size: 8\ngradient_accumulation_steps: 2\nnum_epochs: 2\n" \
+             "learning_rate: 0.002\nsave_steps: 3\nsave_total_limit: 1\nseed: 11\n"
+
+/* A run resumed from checkpoint-6 (epoch 2 of 2, 4 updates per epoch) ends with the same
+ * bytes as the uninterrupted run; save_total_limit 1 keeps only the newest checkpoint. */
+static void check_resume(const char *name, const char *extra, const char *weights) {
+    tr_run_result a, b, c;
+    nt_err err = {0};
+    char *e = nt_xasprintf(CKPT "%s", extra), *full = nt_xasprintf("%s_full", name), *res = nt_xasprintf("%s_res", name);
+    CHECK_MSG(run(full, e, NULL, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(a.steps, 8);
+    char *c3 = out_path(full, "checkpoint-3"), *c6 = out_path(full, "checkpoint-6");
+    char *c6s = out_path(full, "checkpoint-6/optimizer.safetensors"), *c6t = out_path(full, "checkpoint-6/trainer_state.json");
+    CHECK(!nt_path_exists(c3) && nt_path_exists(c6s) && nt_path_exists(c6t));
+    char *e2 = nt_xasprintf("%sresume_from_checkpoint: %s\n", e, c6);
+    CHECK_MSG(run(res, e2, NULL, &b, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(b.steps, 8);
+    char *wa = out_path(full, weights), *wb = out_path(res, weights);
+    CHECK_MSG(file_equal(wa, wb), "%s: resumed weights differ", name);
+    /* auto_resume_from_checkpoints: the final weights removed, as if killed after step 6 */
+    unlink(wa);
+    char *e3 = nt_xasprintf("%sauto_resume_from_checkpoints: true\n", e);
+    CHECK_MSG(run(full, e3, NULL, &c, &err) == NT_OK, "%s", err.msg);
+    CHECK(file_equal(wa, wb));
+    free(e), free(e2), free(e3), free(full), free(res), free(c3), free(c6), free(c6s), free(c6t), free(wa), free(wb);
+}
+
+TEST(fft_resume_is_bit_identical) { check_resume("ckfft", "", "model.safetensors"); }
+TEST(lora_resume_is_bit_identical) {
+    check_resume("cklora", "adapter: lora\nlora_r: 4\nlora_target_linear: true\nlora_modules_to_save: [lm_head]\n",
+                 "adapter_model.safetensors");
+}
+
+/* The newest complete checkpoint in dir, or 0. */
+static int64_t newest_ckpt(const char *dir) {
+    int64_t best = 0;
+    for (int64_t k = 1; k <= 400; k++) {
+        char *p = nt_xasprintf("%s/checkpoint-%lld/newt_state.json", dir, (long long)k);
+        if (nt_path_exists(p)) best = k;
+        free(p);
+    }
+    return best;
+}
+
+#define SIG "val_set_size: 0\nmicro_batch_size: 4\nlr_scheduler: constant\nwarmup_steps: 0\nlearning_rate: 0.002\n" \
+            "seed: 21\nsave_steps: 1\nsave_total_limit: 2\n"
+
+/* `newt train` stopped by a signal once checkpoint-2 exists (a constant schedule, so a run of
+ * k steps is a prefix of a longer one). Returns the newest checkpoint left. */
+static int64_t train_and_signal(const char *out, const char *sig, int *rc) {
+    char *yml = nt_xasprintf("%s/%s.yml", test_tmpdir(), out), *text = cfg_text(out, SIG "max_steps: 400\n");
+    nt_err err = {0};
+    CHECK(nt_write_file_atomic(yml, text, strlen(text), &err) == NT_OK);
+    char *cmd = nt_xasprintf("d=%s/%s; %s train %s --no-progress >%s.log 2>&1 & pid=$!; i=0; "
+                             "while [ ! -e $d/checkpoint-2/newt_state.json ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+                             "kill -%s $pid; wait $pid; echo rc=$?",
+                             test_tmpdir(), out, test_newt_bin(), yml, yml, sig);
+    char *o = NULL;
+    test_run(cmd, &o);
+    *rc = o && strstr(o, "rc=") ? atoi(strstr(o, "rc=") + 3) : -1;
+    char *dir = nt_xasprintf("%s/%s", test_tmpdir(), out);
+    int64_t k = newest_ckpt(dir);
+    free(yml), free(text), free(cmd), free(o), free(dir);
+    return k;
+}
+
+/* SIGINT: the process writes checkpoint-k, says how to continue and exits 130; checkpoint-k
+ * holds exactly the weights of a k-step run. */
+TEST(sigint_writes_a_resumable_checkpoint) {
+    int rc;
+    int64_t k = train_and_signal("sigint", "INT", &rc);
+    CHECK_EQ_INT(rc, 130);
+    CHECK_MSG(k >= 2 && k < 400, "newest checkpoint %lld", (long long)k);
+    char *log = NULL, *lp = nt_xasprintf("%s/sigint.yml.log", test_tmpdir());
+    size_t n;
+    nt_err err = {0};
+    CHECK(!nt_read_file(lp, &log, &n, &err) && strstr(log, "--auto_resume_from_checkpoints true"));
+    tr_run_result r;
+    char *e = nt_xasprintf(SIG "max_steps: %lld\n", (long long)k);
+    CHECK_MSG(run("sigint_ref", e, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    char *a = out_path("sigint_ref", "model.safetensors");
+    char *b = nt_xasprintf("%s/sigint/checkpoint-%lld/model.safetensors", test_tmpdir(), (long long)k);
+    CHECK_MSG(file_equal(a, b), "checkpoint-%lld differs from a %lld-step run", (long long)k, (long long)k);
+    free(log), free(lp), free(e), free(a), free(b);
+}
+
+/* SIGKILL at an arbitrary moment, then auto-resume: the same bytes as an uninterrupted run. */
+TEST(sigkill_then_auto_resume_is_bit_identical) {
+    int rc;
+    int64_t k = train_and_signal("sigkill", "KILL", &rc);
+    CHECK_EQ_INT(rc, 137);
+    CHECK_MSG(k >= 2 && k < 400, "newest checkpoint %lld", (long long)k);
+    tr_run_result r;
+    nt_err err = {0};
+    char *e = nt_xasprintf(SIG "max_steps: %lld\nauto_resume_from_checkpoints: true\n", (long long)k + 2);
+    CHECK_MSG(run("sigkill", e, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    CHECK_EQ_INT(r.steps, k + 2);
+    char *e2 = nt_xasprintf(SIG "max_steps: %lld\n", (long long)k + 2);
+    CHECK_MSG(run("sigkill_ref", e2, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    char *a = out_path("sigkill_ref", "model.safetensors"), *b = out_path("sigkill", "model.safetensors");
+    CHECK(file_equal(a, b));
+    free(e), free(e2), free(a), free(b);
+}
+
+/* The newt variant of the Mistral 4 QLoRA example targets every MLA projection, the shared
+ * experts (the default) and the fused experts (target_parameters): on the tiny model with 2
+ * MoE layers that is 2 modules per attention group, 3 x 2 shared-expert modules and 2 x 2
+ * expert parameters. Both newt variants load without "not supported" notes. */
+TEST(newt_mistral4_examples_resolve) {
+    const char *files[] = {"examples/mistral4/newt-qlora-text.yml", "examples/mistral4/newt-fft-text.yml"};
+    for (int i = 0; i < 2; i++) {
+        cfg *c = NULL;
+        nt_err err = {0};
+        CHECK_MSG(cfg_load_file(files[i], 0, NULL, &c, &err) == NT_OK, "%s", err.msg);
+        if (!c) continue;
+        CHECK_EQ_INT(c->nreports, 0);
+        if (i == 0) {
+            tr_spec_buf sb = {0};
+            tr_result res = {0};
+            m4_weights *w = NULL;
+            CHECK(m4_weights_open(env_dir(), &w, &err) == NT_OK && tr_spec_from_cfg(c, &sb, &err) == NT_OK);
+            CHECK_MSG(w && tr_resolve(m4_weights_config(w), &sb.spec, &res, &err) == NT_OK, "%s", err.msg);
+            int64_t want[TR_GROUP_COUNT] = {[TR_GROUP_Q_A] = 2, [TR_GROUP_Q_B] = 2, [TR_GROUP_KV_A] = 2,
+                                            [TR_GROUP_KV_B] = 2, [TR_GROUP_O] = 2, [TR_GROUP_SHARED_EXPERTS] = 6,
+                                            [TR_GROUP_ROUTED_EXPERTS] = 4};
+            for (int g = 0; g < TR_GROUP_COUNT && res.targets; g++)
+                CHECK_MSG(res.group_count[g] == want[g], "%s: %lld", tr_group_name((tr_group)g), (long long)res.group_count[g]);
+            if (res.targets) tr_result_free(&res);
+            tr_spec_buf_free(&sb);
+            m4_weights_close(w);
+        }
+        cfg_free(c);
+    }
+}
+
+/* Each bad config fails before training with an error naming the key (or file) at fault. */
+TEST(bad_configs_name_the_key) {
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"base_model: /nonexistent/model\n", "base_model"},
+        {"micro_batch_size: 0\n", "micro_batch_size"},
+        {"micro_batch_size: 1000\n", "micro_batch_size"},
+        {"batch_size: 4\ngradient_accumulation_steps: 2\n", "batch_size"},
+        {"micro_batch_size: 2\nbatch_size: 3\n", "batch_size"},
+        {"eval_steps: 2\nevals_per_epoch: 2\nval_set_size: 0.1\n", "eval_steps"},
+        {"optimizer: adafactor\n", "optimizer"},
+        {"lr_scheduler: polynomial\n", "lr_scheduler"},
+        {"learning_rate: fast\n", "learning_rate"},
+        {"num_epochs: -1\n", "num_epochs"},
+        {"max_steps: 0\n", "max_steps"},
+        {"sequence_len: 0\n", "sequence_len"},
+        {"learnig_rate: 0.1\n", "learnig_rate"},
+        {"adapter: dora\n", "adapter"},
+        {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: [nonexistent_proj]\n", "lora_target_modules"},
+        {"adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_modules: 'model.*zzz'\n", "lora_target_modules"},
+        {"adapter: lora\nlora_r: 4\nlora_target_parameters: [mlp.experts.gate_up_proj]\nlora_dropout: 0.1\n", "dropout"},
+        {"adapter: lora\nlora_r: 4\nlora_modules_to_save: [no_such_module]\n", "lora_modules_to_save"},
+        {"lora_r: -2\nadapter: lora\n", "lora_r"},
+        {"save_steps: 2\nsaves_per_epoch: 1\n", "save_steps"},
+        {"resume_from_checkpoint: /nonexistent/checkpoint-3\n", "resume_from_checkpoint"},
+        {"tokenizer_config: /nonexistent/tok\n", "tokenizer"},
+        {"val_set_size: 64\n", "val"},
+        {"gradient_accumulation_steps: 0\n", "gradient_accumulation_steps"},
+        {"warmup_ratio: 2\n", "warmup_ratio"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        nt_err err = {0};
+        tr_run_result r;
+        char *y = nt_xasprintf("%smax_steps: 1\n", cases[i].yaml);
+        if (strstr(cases[i].yaml, "max_steps")) strcpy(y, cases[i].yaml);
+        nt_status rc = run("bad", y, NULL, &r, &err);
+        CHECK_MSG(rc != NT_OK, "case %zu (%s) did not fail", i, cases[i].yaml);
+        CHECK_MSG(strstr(err.msg, cases[i].want) != NULL, "case %zu: '%s' does not name %s", i, err.msg, cases[i].want);
+        free(y);
+    }
+}
+
+TEST_MAIN()
