@@ -140,6 +140,12 @@ kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *tar
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk);
 
+/* ---- exp (kn_exp.c) ---- */
+
+/* x[i] = expf(x[i] − m) in place (the subtraction in float), bit-identical to the C library's
+ * expf (vectorized on AVX2 + FMA CPUs). */
+void kn_exp_shift(float *x, int64_t n, float m);
+
 /* ---- small helpers (kn_util.c) ---- */
 
 /* y[i] += a·x[i] */

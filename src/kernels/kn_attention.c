@@ -60,10 +60,8 @@ static void softmax_rows(float *S, float *lse, const tile *c) {
             continue;
         }
         double sum = 0;
-        for (int64_t j = 0; j < c->nk; j++) {
-            r[j] = r[j] == -INFINITY ? 0.0f : expf(r[j] - m);
-            sum += r[j];
-        }
+        kn_exp_shift(r, c->nk, m); /* masked −inf scores give expf(−inf) = 0 */
+        for (int64_t j = 0; j < c->nk; j++) sum += r[j];
         float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
         lse[i] = m + (float)log(sum);
@@ -123,7 +121,8 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     scores(P, c);
     for (int64_t i = 0; i < c->nq; i++) {
         float l = g->lse[c->t0 + i], *r = P + i * c->nk;
-        for (int64_t j = 0; j < c->nk; j++) r[j] = (l == -INFINITY || r[j] == -INFINITY) ? 0.0f : expf(r[j] - l);
+        if (l == -INFINITY) memset(r, 0, (size_t)c->nk * sizeof(float)); /* nothing visible */
+        else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
     }
     const float *dot = g->dob + c->t0 * s->o_tok;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)s->dv, 1.0f, dot, (int)s->o_tok,
