@@ -44,6 +44,12 @@ static void scores(float *S, const tile *c) {
                 0.0f, S, (int)c->nk);
     for (int64_t i = 0; i < c->nq; i++) {
         float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
+        if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
+            int64_t vis = c->t0 + i - c->ks + 1;
+            for (int64_t j = 0; j < vis; j++) r[j] *= qs;
+            for (int64_t j = vis; j < c->nk; j++) r[j] = -INFINITY;
+            continue;
+        }
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }

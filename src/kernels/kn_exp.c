@@ -6,9 +6,10 @@
  *   k = round(x·32/ln2) (by adding 1.5·2^52), r = x·32/ln2 − k,
  *   2^(k/32) from a 32-entry table of 2^(i/32) with the exponent bits of k added in,
  *   exp(x) ≈ 2^(k/32) · (C0·r³ + C1·r² + C2·r + 1), with the FMAs where glibc has them,
- * rounded once to float. Lanes with |x| ≥ 88 (overflow, underflow, −inf, NaN) take glibc's
- * own expf, so every input gets exactly expf's value (tests/unit/test_kernels.c compares
- * bit patterns against the C library). Other CPUs run the plain expf loop. */
+ * rounded once to float. −inf (masked scores) gives +0 like expf; other lanes with |x| ≥ 88
+ * (overflow, underflow, NaN) take glibc's own expf, so every input gets exactly expf's value
+ * (tests/unit/test_kernels.c compares bit patterns against the C library; all 2^32 inputs
+ * were checked once). Other CPUs run the plain expf loop. */
 #include <math.h>
 #include <string.h>
 
@@ -82,7 +83,9 @@ KN_AVX2 static void exp_shift_avx2(float *x, int64_t n, float m) {
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
         __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(v), 20), mask);
-        if (!_mm256_testz_si256(_mm256_cmpgt_epi32(top, lim), _mm256_set1_epi32(-1))) {
+        __m256 ninf = _mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ); /* masked scores */
+        __m256i special = _mm256_andnot_si256(_mm256_castps_si256(ninf), _mm256_cmpgt_epi32(top, lim));
+        if (!_mm256_testz_si256(special, special)) {
             float tmp[8];
             _mm256_storeu_ps(tmp, v);
             for (int j = 0; j < 8; j++) x[i + j] = expf(tmp[j]);
@@ -90,7 +93,7 @@ KN_AVX2 static void exp_shift_avx2(float *x, int64_t n, float m) {
         }
         __m128 lo = exp4(_mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         __m128 hi = exp4(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-        _mm256_storeu_ps(x + i, _mm256_set_m128(hi, lo));
+        _mm256_storeu_ps(x + i, _mm256_andnot_ps(ninf, _mm256_set_m128(hi, lo))); /* expf(−inf) = +0 */
     }
     exp_shift_scalar(x + i, n - i, m);
 }

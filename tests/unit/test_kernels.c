@@ -330,6 +330,11 @@ TEST(exp_shift_matches_libm_expf_bitwise) {
         float want = expf(edge[i] - m);
         CHECK_EQ_INT(f32_bits(z[i]), f32_bits(want));
     }
+    /* a causal score row: finite values, then masked −inf in the same vectors */
+    float row[16], ref[16];
+    for (int i = 0; i < 16; i++) row[i] = ref[i] = i < 5 ? 0.25f * (float)i - 1.0f : -INFINITY;
+    kn_exp_shift(row, 16, 0.5f);
+    for (int i = 0; i < 16; i++) CHECK_EQ_INT(f32_bits(row[i]), f32_bits(expf(ref[i] - 0.5f)));
 }
 
 TEST_MAIN()
