@@ -148,6 +148,10 @@ void kn_exp_shift(float *x, int64_t n, float m);
 
 /* ---- small helpers (kn_util.c) ---- */
 
+/* Largest of x[0..n), n ≥ 1: exactly what a sequential scan with `>` gives. */
+float kn_max(const float *x, int64_t n);
+/* Σ x[i] accumulated in double, in eight interleaved partial sums. */
+double kn_sum_f64(const float *x, int64_t n);
 /* y[i] += a·x[i] */
 void kn_axpy(float *y, float a, const float *x, int64_t n);
 /* Embedding: out[t] = table[ids[t]] (rows of d); backward dtable[ids[t]] += dout[t]. */

@@ -58,16 +58,14 @@ static void scores(float *S, const tile *c) {
 /* Row softmax in place; lse per row (−inf and a zero row when nothing is visible). */
 static void softmax_rows(float *S, float *lse, const tile *c) {
     for (int64_t i = 0; i < c->nq; i++) {
-        float *r = S + i * c->nk, m = -INFINITY;
-        for (int64_t j = 0; j < c->nk; j++) m = r[j] > m ? r[j] : m;
+        float *r = S + i * c->nk, m = kn_max(r, c->nk);
         if (m == -INFINITY) {
             memset(r, 0, (size_t)c->nk * sizeof(float));
             lse[i] = -INFINITY;
             continue;
         }
-        double sum = 0;
         kn_exp_shift(r, c->nk, m); /* masked −inf scores give expf(−inf) = 0 */
-        for (int64_t j = 0; j < c->nk; j++) sum += r[j];
+        double sum = kn_sum_f64(r, c->nk);
         float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
         lse[i] = m + (float)log(sum);

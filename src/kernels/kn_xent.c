@@ -17,14 +17,13 @@ static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool wa
         if (want_grad) memset(l, 0, (size_t)V * sizeof(float));
         return 0;
     }
-    float m = l[0], ly = l[y];
-    for (int64_t j = 1; j < V; j++) m = l[j] > m ? l[j] : m;
-    double s = 0;
+    float m = kn_max(l, V), ly = l[y];
     kn_exp_shift(l, V, m); /* the row is scratch (already copied out when asked) */
-    for (int64_t j = 0; j < V; j++) s += l[j];
+    double s = kn_sum_f64(l, V);
     double loss = log(s) + m - ly;
     if (want_grad) {
         double inv = 1.0 / s;
+#pragma omp simd
         for (int64_t j = 0; j < V; j++) l[j] = (float)(l[j] * inv) * grad_scale;
         l[y] -= grad_scale;
     }

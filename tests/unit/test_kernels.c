@@ -337,4 +337,26 @@ TEST(exp_shift_matches_libm_expf_bitwise) {
     for (int i = 0; i < 16; i++) CHECK_EQ_INT(f32_bits(row[i]), f32_bits(expf(ref[i] - 0.5f)));
 }
 
+/* Reference: the plain sequential scan and double sum, at lengths around the 8-lane blocks. */
+TEST(max_and_double_sum_match_sequential_scan) {
+    float x[37];
+    uint32_t st = 12345;
+    for (int n = 1; n <= 37; n++) {
+        for (int i = 0; i < n; i++) {
+            st = st * 1664525u + 1013904223u;
+            x[i] = (float)((int32_t)(st >> 8) % 100000) * 1e-3f;
+            if (i % 5 == 3) x[i] = -INFINITY;
+        }
+        float m = x[0];
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            m = x[i] > m ? x[i] : m;
+            if (x[i] != -INFINITY) s += x[i];
+        }
+        CHECK_EQ_INT(f32_bits(kn_max(x, n)), f32_bits(m));
+        for (int i = 0; i < n; i++) x[i] = x[i] == -INFINITY ? 0.0f : x[i];
+        CHECK_NEAR(kn_sum_f64(x, n), s, 1e-9);
+    }
+}
+
 TEST_MAIN()
