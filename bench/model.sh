@@ -7,16 +7,18 @@
 # value (the spread is the noise), and the ratio newt / PyTorch. Peak RSS is each process's
 # getrusage ru_maxrss (both sides report it themselves). What each side measures:
 #   newt   zero gradients + forward (loss) + backward. full: every parameter trainable
-#          (all weight gradients). lora: every parameter frozen, NO adapters yet (issue #7),
-#          so the backward computes every dX and no weight gradient. No optimizer.
+#          (all weight gradients). lora: base frozen, r=16 adapters (alpha 32) on the same
+#          five MLA projections as the PyTorch side (q_a, q_b, kv_a, kv_b, o; m4_step
+#          --lora-r 16): every dX, the adapters' dA/dB, no base weight gradient. No optimizer.
 #   torch  forward + zero_grad + backward + optimizer.step(). full: AdamW over all 62.3M
 #          parameters. lora: r=16 adapters on q_a, q_b, kv_a, kv_b, o (0.24M trainable,
 #          AdamW over those), base frozen. Logits materialized (newt: chunked).
-# EXTRA=1 adds one newt lora run per compact base storage (bf16, nf4, nf4 + double quant).
+# EXTRA=1 adds one newt lora run (same adapters) per compact base storage (bf16, nf4, nf4 + double quant).
 # OMP_WAIT_POLICY defaults to passive for BOTH sides (see docs/model.md "Throughput").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} STEPS=${STEPS:-3} WARMUP=${WARMUP:-2} EXTRA=${EXTRA:-1}
+LORA_R=16 # the PyTorch baseline's rank
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 PY=/usr/bin/python3
 BASELINE=../shared/bench/mini_mistral4.py
@@ -43,7 +45,9 @@ record() { # side mode line
 }
 run_newt() { # mode [storage]
     local out
-    out=$("$STEP" "$MODEL" --mode "$1" --storage "${2:-f32}" --steps "$STEPS" --warmup "$WARMUP")
+    local lora=()
+    [ "$1" != lora ] || lora=(--lora-r "$LORA_R")
+    out=$("$STEP" "$MODEL" --mode "$1" --storage "${2:-f32}" "${lora[@]}" --steps "$STEPS" --warmup "$WARMUP")
     record newt "$1${2:+-$2}" "$(grep '^newt ' <<<"$out")"
     [ -z "${2:-}" ] || echo "    $(grep '^params:' <<<"$out")"
 }

@@ -140,8 +140,18 @@ kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *tar
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk);
 
+/* ---- exp (kn_exp.c) ---- */
+
+/* x[i] = expf(x[i] − m) in place (the subtraction in float), bit-identical to the C library's
+ * expf (vectorized on AVX2 + FMA CPUs). */
+void kn_exp_shift(float *x, int64_t n, float m);
+
 /* ---- small helpers (kn_util.c) ---- */
 
+/* Largest of x[0..n), n ≥ 1: exactly what a sequential scan with `>` gives. */
+float kn_max(const float *x, int64_t n);
+/* Σ x[i] accumulated in double, in eight interleaved partial sums. */
+double kn_sum_f64(const float *x, int64_t n);
 /* y[i] += a·x[i] */
 void kn_axpy(float *y, float a, const float *x, int64_t n);
 /* Embedding: out[t] = table[ids[t]] (rows of d); backward dtable[ids[t]] += dout[t]. */

@@ -44,6 +44,12 @@ static void scores(float *S, const tile *c) {
                 0.0f, S, (int)c->nk);
     for (int64_t i = 0; i < c->nq; i++) {
         float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
+        if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
+            int64_t vis = c->t0 + i - c->ks + 1;
+            for (int64_t j = 0; j < vis; j++) r[j] *= qs;
+            for (int64_t j = vis; j < c->nk; j++) r[j] = -INFINITY;
+            continue;
+        }
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }
@@ -52,18 +58,14 @@ static void scores(float *S, const tile *c) {
 /* Row softmax in place; lse per row (−inf and a zero row when nothing is visible). */
 static void softmax_rows(float *S, float *lse, const tile *c) {
     for (int64_t i = 0; i < c->nq; i++) {
-        float *r = S + i * c->nk, m = -INFINITY;
-        for (int64_t j = 0; j < c->nk; j++) m = r[j] > m ? r[j] : m;
+        float *r = S + i * c->nk, m = kn_max(r, c->nk);
         if (m == -INFINITY) {
             memset(r, 0, (size_t)c->nk * sizeof(float));
             lse[i] = -INFINITY;
             continue;
         }
-        double sum = 0;
-        for (int64_t j = 0; j < c->nk; j++) {
-            r[j] = r[j] == -INFINITY ? 0.0f : expf(r[j] - m);
-            sum += r[j];
-        }
+        kn_exp_shift(r, c->nk, m); /* masked −inf scores give expf(−inf) = 0 */
+        double sum = kn_sum_f64(r, c->nk);
         float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
         lse[i] = m + (float)log(sum);
@@ -123,7 +125,8 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     scores(P, c);
     for (int64_t i = 0; i < c->nq; i++) {
         float l = g->lse[c->t0 + i], *r = P + i * c->nk;
-        for (int64_t j = 0; j < c->nk; j++) r[j] = (l == -INFINITY || r[j] == -INFINITY) ? 0.0f : expf(r[j] - l);
+        if (l == -INFINITY) memset(r, 0, (size_t)c->nk * sizeof(float)); /* nothing visible */
+        else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
     }
     const float *dot = g->dob + c->t0 * s->o_tok;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)s->dv, 1.0f, dot, (int)s->o_tok,

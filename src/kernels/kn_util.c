@@ -19,3 +19,28 @@ void kn_embed_bwd(float *dtable, const float *dout, const int32_t *ids, int64_t 
     for (int64_t j = 0; j < d; j++)
         for (int64_t t = 0; t < n; t++) dtable[(int64_t)ids[t] * d + j] += dout[t * d + j];
 }
+
+/* Eight independent lanes so the loop is not one long dependency chain (a row of 32768 logits
+ * took ~4 cycles per element as a single chain). Same comparison as a sequential scan, so the
+ * result is identical: NaNs are skipped unless x[0] is one. */
+float kn_max(const float *x, int64_t n) {
+    float m[8];
+    for (int k = 0; k < 8; k++) m[k] = x[0];
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    for (int k = 1; k < 8; k++) m[0] = m[k] > m[0] ? m[k] : m[0];
+    return m[0];
+}
+
+/* Eight double partial sums (lane k takes x[i] with i % 8 == k), added pairwise at the end:
+ * a reassociation of the sequential double sum, far below float precision. */
+double kn_sum_f64(const float *x, int64_t n) {
+    double s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += x[i + k];
+    for (; i < n; i++) s[i % 8] += x[i];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}

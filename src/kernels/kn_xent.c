@@ -9,28 +9,21 @@
 
 /* One row: returns the loss −log softmax(l)[y]; turns l into grad_scale·(softmax − onehot)
  * when want_grad. Ignored rows (y < 0) get a zero gradient row. One float exp per logit (kept
- * in l for the gradient pass), summed in double: expf's error (< 1 ulp) is far below the
- * float rounding of the result, and it halves the work of the former two double exps. */
+ * in l for the gradient pass; kn_exp_shift gives expf's bits, vectorized), summed in double:
+ * expf's error (< 1 ulp) is far below the float rounding of the result, and it halves the work
+ * of the former two double exps. */
 static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool want_grad) {
     if (y < 0) {
         if (want_grad) memset(l, 0, (size_t)V * sizeof(float));
         return 0;
     }
-    float m = l[0], ly = l[y];
-    for (int64_t j = 1; j < V; j++) m = l[j] > m ? l[j] : m;
-    double s = 0;
-    if (want_grad) {
-        for (int64_t j = 0; j < V; j++) {
-            float e = expf(l[j] - m);
-            l[j] = e;
-            s += e;
-        }
-    } else {
-        for (int64_t j = 0; j < V; j++) s += expf(l[j] - m);
-    }
+    float m = kn_max(l, V), ly = l[y];
+    kn_exp_shift(l, V, m); /* the row is scratch (already copied out when asked) */
+    double s = kn_sum_f64(l, V);
     double loss = log(s) + m - ly;
     if (want_grad) {
         double inv = 1.0 / s;
+#pragma omp simd
         for (int64_t j = 0; j < V; j++) l[j] = (float)(l[j] * inv) * grad_scale;
         l[y] -= grad_scale;
     }

@@ -1,6 +1,7 @@
 /* Feed-forward half of a decoder layer: post-attention norm, then the MoE block (router,
  * routed experts grouped per expert so each expert is two GEMMs over its tokens, shared
  * experts on all tokens) or, for the first_k_dense_replace layers, a dense SwiGLU MLP. */
+#include <omp.h>
 #include <string.h>
 
 #include "model/m4_internal.h"
@@ -45,6 +46,29 @@ static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, i
         memcpy(dst + r * D, src + (int64_t)(slot_tok[r] / k) * D, (size_t)D * sizeof(float));
 }
 
+/* Whether the experts of a layer run one per thread (each GEMM single-threaded: OpenBLAS's
+ * OpenMP build runs serially inside a parallel region) instead of one after another with
+ * threaded GEMMs. An expert sees ~N·k/E rows (128 in the benchmark model), where a threaded
+ * GEMM reaches ~60 % of the large-shape rate and a serial one ~80 % of a core. Only for f32
+ * weights without adapters: the compact-weight tiles and the adapters take scratch from the
+ * (single-threaded) arena. Experts are disjoint in every output (their rows of gu/he/ye/dxe,
+ * their weight-gradient slices), so the order is free; order[] lists the experts by
+ * descending token count for the dynamic schedule (largest first balances best). */
+static bool experts_parallel(const m4_model *m, m4_wt wgu, m4_wt wdn, const int64_t *offs,
+                             int64_t E, int32_t *order) {
+    for (int64_t e = 0; e < E; e++) order[e] = (int32_t)e;
+    bool par = E > 1 && E <= 4096 && wgu.f && wdn.f && !m4_lora_on(m, wgu.idx) &&
+               !m4_lora_on(m, wdn.idx) && omp_get_max_threads() > 1;
+    if (!par) return false;
+    for (int64_t i = 1; i < E; i++) { /* insertion sort: E is small */
+        int32_t e = order[i];
+        int64_t c = offs[e + 1] - offs[e], j = i;
+        for (; j > 0 && offs[order[j - 1] + 1] - offs[order[j - 1]] < c; j--) order[j] = order[j - 1];
+        order[j] = e;
+    }
+    return true;
+}
+
 static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     const m4_text_config *c = &m->cfg;
     int64_t N = m->ctx.N, D = c->hidden_size, E = c->n_routed_experts, k = c->experts_per_tok;
@@ -56,8 +80,11 @@ static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     kn_router_fwd(z, N, &m->router, a->probs, a->idx, a->w);
     group_by_expert(a, N, k, E);
     gather_rows(xe, a->u2, a->slot_tok, N * k, k, D);
-    for (int64_t e = 0; e < E; e++) {
-        int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
+    int32_t order[4096];
+    bool par = experts_parallel(m, wgu, wdn, a->offs, E, order);
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int64_t i = 0; i < E; i++) {
+        int64_t e = order[i], r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
         float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
         m4_lin_fwd(m, gu, 2 * F, xe + r0 * D, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D, false);
@@ -93,11 +120,11 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     nt_arena_rollback(&m->scratch, pos);
 }
 
-/* Per slot r (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled by w[i]. */
-static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, int64_t n,
-                        int64_t D, int64_t F) {
-#pragma omp parallel for schedule(static) if (n * D > 65536)
-    for (int64_t r = 0; r < n; r++) {
+/* Per slot r in [r0, r1) (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled by w[i]. */
+static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, int64_t r0,
+                        int64_t r1, int64_t D, int64_t F) {
+#pragma omp parallel for schedule(static) if ((r1 - r0) * D > 65536)
+    for (int64_t r = r0; r < r1; r++) {
         int64_t i = a->slot_tok[r];
         float wt = a->w[i], acc = 0;
         for (int64_t j = 0; j < F; j++) {
@@ -125,15 +152,24 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
     float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
     gather_rows(gy, dout, a->slot_tok, n, k, D);
     if (xe) gather_rows(xe, a->u2, a->slot_tok, n, k, D);
-    for (int64_t e = 0; e < E; e++) {
-        int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
-        if (cnt)
-            m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
+    int32_t order[4096];
+    bool par = experts_parallel(m, wgu, wdn, a->offs, E, order);
+    if (!par) { /* the down adapter's dx share must reach dhe0 before the rows are scaled */
+        for (int64_t e = 0; e < E; e++) {
+            int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
+            if (cnt)
+                m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
+        }
+        scale_slots(dw, dhe, gy, a, 0, n, D, F);
     }
-    scale_slots(dw, dhe, gy, a, n, D, F);
-    for (int64_t e = 0; e < E; e++) {
-        int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int64_t i = 0; i < E; i++) {
+        int64_t e = order[i], r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
+        if (par) {
+            kn_linear_bwd_ld(dhe + r0 * F, F, NULL, 0, gy + r0 * D, D, NULL, 0, wdn.f + e * D * F, F, cnt, D, F);
+            scale_slots(dw, dhe, gy, a, r0, r0 + cnt, D, F);
+        }
         const float *gu = a->gu + r0 * 2 * F;
         if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
         /* the down adapter's dA, dB from the weighted dout (its dx share went into dhe0) */

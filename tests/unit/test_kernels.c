@@ -1,6 +1,9 @@
 /* Kernels against naive double-precision references: linear, RMSNorm, SwiGLU, RoPE (+YaRN
  * table and Llama-4 temperature from the spec's numbers), router. Backwards are checked
  * against central finite differences of the double reference of L = Σ G ⊙ y. */
+#include <math.h>
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "kn_testutil.h"
 #include "test.h"
@@ -284,6 +287,76 @@ TEST(embedding_gather_and_scatter_add) {
     float y[3] = {1, 2, 3};
     kn_axpy(y, 2, table + 3, 3);
     CHECK(y[0] == 7 && y[2] == 13);
+}
+
+/* ---- exp: the C library's expf is the reference, bit for bit ---- */
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Every 4093rd bit pattern (all signs, exponents, NaNs, subnormals) at lengths that leave
+ * vector tails, plus the edges of glibc's fast path (|x| near 88, the underflow bounds),
+ * ±0, ±inf, and a shift m that is applied in float first. */
+TEST(exp_shift_matches_libm_expf_bitwise) {
+    enum { N = 4093 };
+    static float x[N], y[N];
+    int64_t bad = 0, checked = 0;
+    for (uint64_t b0 = 0; b0 < (1ull << 32); b0 += (uint64_t)N * 4093) {
+        for (int i = 0; i < N; i++) {
+            uint32_t u = (uint32_t)(b0 + (uint64_t)i * 4093);
+            memcpy(&x[i], &u, sizeof u);
+            y[i] = x[i];
+        }
+        int64_t n = N - (int64_t)(b0 % 7); /* varying tails */
+        kn_exp_shift(y, n, 0.0f);
+        for (int64_t i = 0; i < n; i++, checked++) {
+            float e = expf(x[i]);
+            bad += f32_bits(e) != f32_bits(y[i]) && !(isnan(e) && isnan(y[i]));
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(checked > 1000000);
+    const float edge[] = {0.0f, -0.0f, INFINITY, -INFINITY, 88.0f, -88.0f, 87.99f, -87.99f,
+                          88.72f, 88.73f, -103.9f, -103.98f, -104.0f, -87.34f, -87.33f,
+                          -0x1.9d1d9ep6f, -0x1.9fe368p6f, 0x1.62e42ep6f, 1e-40f, -1e-40f,
+                          -0.5f, 0.5f, 1.0f, -1.0f, 3.0f, -20.0f, -60.0f, 10.0f};
+    enum { NE = sizeof edge / sizeof edge[0] };
+    float m = 0.375f, z[NE];
+    memcpy(z, edge, sizeof edge);
+    kn_exp_shift(z, NE, m);
+    for (int i = 0; i < NE; i++) {
+        float want = expf(edge[i] - m);
+        CHECK_EQ_INT(f32_bits(z[i]), f32_bits(want));
+    }
+    /* a causal score row: finite values, then masked −inf in the same vectors */
+    float row[16], ref[16];
+    for (int i = 0; i < 16; i++) row[i] = ref[i] = i < 5 ? 0.25f * (float)i - 1.0f : -INFINITY;
+    kn_exp_shift(row, 16, 0.5f);
+    for (int i = 0; i < 16; i++) CHECK_EQ_INT(f32_bits(row[i]), f32_bits(expf(ref[i] - 0.5f)));
+}
+
+/* Reference: the plain sequential scan and double sum, at lengths around the 8-lane blocks. */
+TEST(max_and_double_sum_match_sequential_scan) {
+    float x[37];
+    uint32_t st = 12345;
+    for (int n = 1; n <= 37; n++) {
+        for (int i = 0; i < n; i++) {
+            st = st * 1664525u + 1013904223u;
+            x[i] = (float)((int32_t)(st >> 8) % 100000) * 1e-3f;
+            if (i % 5 == 3) x[i] = -INFINITY;
+        }
+        float m = x[0];
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            m = x[i] > m ? x[i] : m;
+            if (x[i] != -INFINITY) s += x[i];
+        }
+        CHECK_EQ_INT(f32_bits(kn_max(x, n)), f32_bits(m));
+        for (int i = 0; i < n; i++) x[i] = x[i] == -INFINITY ? 0.0f : x[i];
+        CHECK_NEAR(kn_sum_f64(x, n), s, 1e-9);
+    }
 }
 
 TEST_MAIN()
