@@ -128,8 +128,9 @@ nt_status tr_ckpt_save(tr_ctx *x, int64_t step, double epoch, nt_err *err) {
     char *tmp = nt_xasprintf("%s/.checkpoint-%lld.tmp", x->out_dir, (long long)step);
     char *fin = nt_xasprintf("%s/checkpoint-%lld", x->out_dir, (long long)step);
     char *opt = nt_path_join(tmp, "optimizer.safetensors");
-    rm_flat(tmp);
-    nt_status rc = nt_mkdirs(tmp, err);
+    nt_status rc = tr_disk_check(x, TR_DISK_CHECKPOINT, 4, err); /* before touching anything */
+    if (!rc) rm_flat(tmp);
+    if (!rc) rc = nt_mkdirs(tmp, err);
     if (!rc) rc = tr_save_weights(x, tmp, ST_F32, NULL, 0, err);
     if (!rc) rc = tr_optim_save(x->opt, opt, err);
     if (!rc) rc = write_hf_state(x, tmp, step, epoch, err);
@@ -139,7 +140,7 @@ nt_status tr_ckpt_save(tr_ctx *x, int64_t step, double epoch, nt_err *err) {
         if (rename(tmp, fin)) rc = nt_err_errno(err, NT_EIO, "%s: rename to %s", tmp, fin);
     }
     if (rc) nt_err_prefix(err, "checkpoint %lld: ", (long long)step), rm_flat(tmp);
-    else prune(x);
+    else prune(x); /* only after the new checkpoint is whole: a failed save deletes nothing */
     free(tmp), free(fin), free(opt);
     return rc;
 }

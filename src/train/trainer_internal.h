@@ -89,6 +89,12 @@ nt_status tr_ckpt_resume(tr_ctx *x, nt_err *err);     /* weights, optimizer, his
 nt_status tr_save_weights(tr_ctx *x, const char *dir, st_dtype model_dtype, const ex_metric *m,
                           size_t n_metrics, nt_err *err);
 
+/* trainer_disk.c: fails, naming output_dir and the bytes needed and available, when its
+ * filesystem lacks room for a checkpoint (weights in f32 + optimizer state) or the final
+ * outputs (weights of elem bytes per value). Nothing is written. */
+typedef enum { TR_DISK_CHECKPOINT, TR_DISK_FINAL } tr_disk_what;
+nt_status tr_disk_check(const tr_ctx *x, tr_disk_what what, unsigned elem, nt_err *err);
+
 /* trainer_out.c */
 /* Every key set in the resolved config, one "key: value" line each (the start summary and
  * the model card). */

@@ -181,7 +181,10 @@ nt_status tr_outputs_write(tr_ctx *x, const tr_run_result *r, nt_err *err) {
     nt_status rc = nt_mkdirs(od, err);
     ex_metric m[3];
     size_t nm = metrics_of(r, m);
-    if (!rc) rc = tr_save_weights(x, od, cfg_get_bool(x->c, "bf16") ? ST_BF16 : ST_F32, m, nm, err);
+    st_dtype dt = cfg_get_bool(x->c, "bf16") ? ST_BF16 : ST_F32;
+    if (rc) return nt_err_prefix(err, "output_dir %s: ", od);
+    if (tr_disk_check(x, TR_DISK_FINAL, dt == ST_BF16 ? 2 : 4, err)) return err->code; /* names output_dir */
+    rc = tr_save_weights(x, od, dt, m, nm, err);
     if (!rc) rc = copy_tokenizer(x, od, err);
     if (!rc) rc = write_card(x, r, od, err);
     if (!rc) rc = write_state(x, r, od, err);

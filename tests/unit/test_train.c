@@ -280,6 +280,44 @@ TEST(lora_resume_is_bit_identical) {
                  "adapter_model.safetensors");
 }
 
+/* A disk too full for the next checkpoint (free bytes forced by the test hook): the run fails
+ * naming output_dir and the bytes, before writing anything — checkpoint-2 and the previous
+ * final weights keep their bytes and save_total_limit 1 rotated nothing away. */
+TEST(low_disk_space_fails_before_overwriting) {
+    const char *e1 = "val_set_size: 0\nmicro_batch_size: 4\nsave_steps: 2\nsave_total_limit: 1\nseed: 5\nmax_steps: 2\n";
+    tr_run_result r;
+    nt_err err = {0};
+    CHECK_MSG(run("disk", e1, NULL, &r, &err) == NT_OK, "%s", err.msg);
+    char *c2 = out_path("disk", "checkpoint-2/model.safetensors"), *fin = out_path("disk", "model.safetensors");
+    char *keep_c2 = out_path("disk", "../disk_c2.safetensors"), *keep_fin = out_path("disk", "../disk_fin.safetensors");
+    char *cmd = nt_xasprintf("cp %s %s && cp %s %s", c2, keep_c2, fin, keep_fin);
+    char *cp_out = NULL;
+    CHECK(test_run(cmd, &cp_out) == 0);
+    free(cp_out);
+    char *e2 = nt_xasprintf("%.*smax_steps: 4\nauto_resume_from_checkpoints: true\n", (int)(strlen(e1) - 13), e1);
+    setenv("NEWT_TEST_FREE_BYTES", "1000", 1);
+    nt_status rc = run("disk", e2, NULL, &r, &err);
+    unsetenv("NEWT_TEST_FREE_BYTES");
+    CHECK(rc != NT_OK);
+    CHECK_CONTAINS(err.msg, "output_dir");
+    CHECK_CONTAINS(err.msg, "/disk: not enough disk space for the checkpoint");
+    CHECK_CONTAINS(err.msg, "1000 available");
+    CHECK_CONTAINS(err.msg, "checkpoint 4");
+    CHECK_MSG(file_equal(c2, keep_c2), "checkpoint-2 changed");
+    CHECK_MSG(file_equal(fin, keep_fin), "final weights changed");
+    char *c4 = out_path("disk", "checkpoint-4"), *t4 = out_path("disk", ".checkpoint-4.tmp");
+    CHECK(!nt_path_exists(c4) && !nt_path_exists(t4));
+    /* the final outputs are checked too: one step, no checkpoint due, a disk of 1000 bytes */
+    setenv("NEWT_TEST_FREE_BYTES", "1000", 1);
+    rc = run("disk_fin", "val_set_size: 0\nmicro_batch_size: 4\nmax_steps: 1\n", NULL, &r, &err);
+    unsetenv("NEWT_TEST_FREE_BYTES");
+    CHECK(rc != NT_OK);
+    CHECK_CONTAINS(err.msg, "not enough disk space for the final outputs");
+    char *f2 = out_path("disk_fin", "model.safetensors");
+    CHECK(!nt_path_exists(f2));
+    free(c2), free(fin), free(keep_c2), free(keep_fin), free(cmd), free(e2), free(c4), free(t4), free(f2);
+}
+
 /* The newest complete checkpoint in dir, or 0. */
 static int64_t newest_ckpt(const char *dir) {
     int64_t best = 0;
