@@ -193,7 +193,8 @@ static nt_status loop(tr_ctx *x, tr_run_result *r, nt_err *err) {
 }
 
 static nt_status setup(tr_ctx *x, nt_err *err) {
-    nt_status rc = tr_train_opts_from_config(x->c, &x->to, err);
+    nt_status rc = tr_vision_check(x->c, err); /* before anything that a vision config would trip on */
+    if (!rc) rc = tr_train_opts_from_config(x->c, &x->to, err);
     x->adapter = cfg_get_str(x->c, "adapter");
     x->packing = cfg_get_bool(x->c, "sample_packing");
     x->seq_len = (uint32_t)cfg_get_int(x->c, "sequence_len");

@@ -95,6 +95,10 @@ nt_status tr_save_weights(tr_ctx *x, const char *dir, st_dtype model_dtype, cons
 typedef enum { TR_DISK_CHECKPOINT, TR_DISK_FINAL } tr_disk_what;
 nt_status tr_disk_check(const tr_ctx *x, tr_disk_what what, unsigned elem, nt_err *err);
 
+/* trainer_vision.c: an error naming the key when the config asks for vision fine-tuning
+ * (processor_type, skip_prepare_dataset, freeze_mm_modules, image_size). */
+nt_status tr_vision_check(const cfg *c, nt_err *err);
+
 /* trainer_out.c */
 /* Every key set in the resolved config, one "key: value" line each (the start summary and
  * the model card). */

@@ -420,6 +420,36 @@ TEST(newt_mistral4_examples_resolve) {
     }
 }
 
+/* The vision examples, and each key that asks for vision, fail at once with "vision
+ * fine-tuning lands in a later release" naming the key (the examples' base_model is a hub id
+ * that would otherwise be the first error). */
+TEST(vision_configs_fail_naming_the_key) {
+    const char *ex[][2] = {{"examples/mistral4/qlora-vision.yml", "processor_type"},
+                           {"examples/mistral4/fft-vision.yml", "processor_type"}};
+    for (int i = 0; i < 2; i++) {
+        cfg *c = NULL;
+        nt_err err = {0};
+        CHECK_MSG(cfg_load_file(ex[i][0], 0, NULL, &c, &err) == NT_OK, "%s", err.msg);
+        if (!c) continue;
+        tr_run_result r;
+        CHECK_EQ_INT(tr_train(c, NULL, &r, &err), NT_EUNSUPPORTED);
+        CHECK_CONTAINS(err.msg, ex[i][1]);
+        CHECK_CONTAINS(err.msg, "vision fine-tuning lands in a later release");
+        cfg_free(c);
+    }
+    const char *keys[][2] = {{"skip_prepare_dataset: true\n", "skip_prepare_dataset"},
+                             {"freeze_mm_modules: true\n", "freeze_mm_modules"},
+                             {"image_size: 512\n", "image_size"},
+                             {"processor_type: AutoProcessor\n", "processor_type"}};
+    for (int i = 0; i < 4; i++) {
+        nt_err err = {0};
+        tr_run_result r;
+        CHECK_EQ_INT(run("vision", keys[i][0], NULL, &r, &err), NT_EUNSUPPORTED);
+        CHECK_MSG(!strncmp(err.msg, keys[i][1], strlen(keys[i][1])), "'%s' does not start with %s", err.msg, keys[i][1]);
+        CHECK_CONTAINS(err.msg, "later release");
+    }
+}
+
 /* Each bad config fails before training with an error naming the key (or file) at fault. */
 TEST(bad_configs_name_the_key) {
     static const struct {
