@@ -43,6 +43,16 @@ static nt_status check_adapter(const cfg *c, nt_err *err) {
                           "qlora) (%s)", q4 ? "load_in_4bit" : "load_in_8bit", c->path);
     if (adapter && !strcmp(adapter, "qlora") && !q4)
         return nt_err_set(err, NT_EINVAL, "adapter: qlora needs load_in_4bit: true (%s)", c->path);
+    if (adapter && !strcmp(adapter, "lora") && q4) /* a 4-bit base is what qlora means */
+        return nt_err_set(err, NT_EINVAL, "load_in_4bit: true with adapter: lora; use adapter: qlora for a "
+                          "4-bit base (%s)", c->path);
+    /* LoRA keys without an adapter would silently train every weight instead */
+    static const char *const lora_keys[] = {"lora_target_modules", "lora_target_linear", "lora_target_parameters",
+                                            "lora_modules_to_save"};
+    for (size_t i = 0; !adapter && i < sizeof lora_keys / sizeof *lora_keys; i++)
+        if (is_active(c, lora_keys[i]))
+            return nt_err_set(err, NT_EINVAL, "%s: set without adapter (a full fine-tune); set adapter: lora or "
+                              "qlora, or remove it (%s)", lora_keys[i], c->path);
     return NT_OK;
 }
 

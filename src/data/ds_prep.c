@@ -213,7 +213,11 @@ nt_status ds_prepare_split(const cfg *c, const tok_tokenizer *t, int threads, ds
                            ds_set *valid, ds_stats *st, nt_err *err) {
     ds_set all = {0};
     nt_status rc = ds_prepare(c, t, threads, &all, st, err);
-    if (!rc && !all.n)
+    if (!rc && !all.n && st->dropped[DS_DROP_TOO_LONG]) /* the likely fix is the key, so name it */
+        rc = nt_err_set(err, NT_EINVAL, "sequence_len: %lld is too small: %llu sample(s) longer than it were "
+                        "dropped and none is left (datasets)", (long long)cfg_get_int(c, "sequence_len"),
+                        (unsigned long long)st->dropped[DS_DROP_TOO_LONG]);
+    else if (!rc && !all.n)
         rc = nt_err_set(err, NT_EINVAL, "datasets: no sample left after preprocessing (see the drops above)");
     ds_split_opts o = ds_split_opts_from_cfg(c);
     if (!rc) rc = ds_split(&all, &o, train, valid, err);

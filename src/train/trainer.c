@@ -193,7 +193,11 @@ static nt_status loop(tr_ctx *x, tr_run_result *r, nt_err *err) {
 }
 
 static nt_status setup(tr_ctx *x, nt_err *err) {
+    x->out_dir = cfg_get_str(x->c, "output_dir");
+    if (!x->out_dir) x->out_dir = "./model-out";
     nt_status rc = tr_vision_check(x->c, err); /* before anything that a vision config would trip on */
+    if (!rc && nt_path_exists(x->out_dir) && !nt_is_dir(x->out_dir)) /* not after an hour of loading */
+        rc = nt_err_set(err, NT_EINVAL, "output_dir: '%s' exists and is not a directory", x->out_dir);
     if (!rc) rc = tr_train_opts_from_config(x->c, &x->to, err);
     x->adapter = cfg_get_str(x->c, "adapter");
     x->packing = cfg_get_bool(x->c, "sample_packing");
@@ -203,8 +207,6 @@ static nt_status setup(tr_ctx *x, nt_err *err) {
     if (!rc) rc = tr_data_load(x, err);
     if (!rc) rc = plan_steps(x, err);
     if (!rc) rc = tr_optim_build(x, err);
-    x->out_dir = cfg_get_str(x->c, "output_dir");
-    if (!x->out_dir) x->out_dir = "./model-out";
     if (!rc) rc = tr_ckpt_plan(x, err);
     if (!rc) rc = tr_metrics_open(x->out_dir, x->to.use_tensorboard, &x->met, err);
     if (!rc) rc = tr_ckpt_resume(x, err);

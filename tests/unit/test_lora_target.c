@@ -434,7 +434,7 @@ TEST(spec_from_config_keys) {
     tr_result_free(&r);
     tr_spec_buf_free(&b);
     cfg_free(c);
-    static const char yml2[] = "base_model: x\nlearning_rate: 0.001\ndatasets: [{path: d}]\n"
+    static const char yml2[] = "base_model: x\nlearning_rate: 0.001\ndatasets: [{path: d}]\nadapter: lora\n"
                                "lora_target_modules: 'model\\.layers\\..*'\n";
     CHECK(cfg_load_text(yml2, strlen(yml2), "t2.yml", 0, NULL, &c, &err) == NT_OK);
     if (!c) return;

@@ -63,10 +63,13 @@ static char *cfg_text(const char *out, const char *extra) {
     if (!has_key(extra, "base_model")) nt_buf_printf(&b, "base_model: %s\n", env);
     if (!has_key(extra, "learning_rate")) nt_buf_printf(&b, "learning_rate: 0.001\n");
     if (!has_key(extra, "sequence_len")) nt_buf_printf(&b, "sequence_len: 32\n");
-    nt_buf_printf(&b, "chat_template: jinja\nchat_template_jinja: \"%s\"\n"
-                      "datasets:\n  - path: %s/data.jsonl\n    type: chat_template\n"
-                      "output_dir: %s/%s\nlogging_steps: 100\n%s",
-                  TMPL, test_tmpdir(), test_tmpdir(), out, extra);
+    if (!has_key(extra, "chat_template")) nt_buf_printf(&b, "chat_template: jinja\n");
+    if (!has_key(extra, "chat_template") && !has_key(extra, "chat_template_jinja"))
+        nt_buf_printf(&b, "chat_template_jinja: \"%s\"\n", TMPL);
+    if (!has_key(extra, "datasets"))
+        nt_buf_printf(&b, "datasets:\n  - path: %s/data.jsonl\n    type: chat_template\n", test_tmpdir());
+    if (!has_key(extra, "output_dir")) nt_buf_printf(&b, "output_dir: %s/%s\n", test_tmpdir(), out);
+    nt_buf_printf(&b, "logging_steps: 100\n%s", extra);
     nt_buf_putc(&b, '\0');
     return b.data;
 }
@@ -491,6 +494,26 @@ TEST(bad_configs_name_the_key) {
         {"val_set_size: 64\n", "val"},
         {"gradient_accumulation_steps: 0\n", "gradient_accumulation_steps"},
         {"warmup_ratio: 2\n", "warmup_ratio"},
+        {"gradient_accumulation_steps: -1\n", "gradient_accumulation_steps"},
+        {"adapter: qlora\nlora_r: 4\nlora_target_linear: true\n", "load_in_4bit"},
+        {"adapter: lora\nlora_r: 4\nlora_target_linear: true\nload_in_4bit: true\n", "load_in_4bit"},
+        {"optimizer: adamw_torhc\n", "adamw_torch"},
+        {"lr_scheduler: cosine_min_lr\n", "lr_scheduler"},
+        {"datasets:\n  - path: /nonexistent/data.jsonl\n    type: chat_template\n", "/nonexistent/data.jsonl"},
+        {"chat_template: jinja\n", "chat_template_jinja"},
+        {"val_set_size: 1.5\n", "val_set_size"},
+        {"save_total_limit: -1\n", "save_total_limit"},
+        {"output_dir: /dev/null\n", "output_dir"},
+        {"adapter: lora\nlora_r: 0\nlora_target_linear: true\n", "lora_r"},
+        {"adapter: lora\nlora_r: 4\nlora_alpha: big\nlora_target_linear: true\n", "lora_alpha"},
+        {"sequence_len: 3\n", "sequence_len"},
+        {"learning_rate: -0.001\n", "learning_rate"},
+        {"max_grad_norm: -1\n", "max_grad_norm"},
+        {"warmup_steps: -5\n", "warmup_steps"},
+        {"eval_batch_size: 0\nval_set_size: 0.1\n", "eval_batch_size"},
+        {"lora_target_linear: true\n", "adapter"},
+        {"resume_from_checkpoint: 42\n", "resume_from_checkpoint"},
+        {"micro_batch_size: two\n", "micro_batch_size"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         nt_err err = {0};
