@@ -3,7 +3,7 @@
 # with the real transformers Mistral4 code (../shared/oracles/numerics/run_ref.py, see its README).
 # Run from the repository root:
 #   NEWT_TRANSFORMERS_MIRROR=/path/to/transformers.git tests/oracle/gen_cases.sh
-# (the git dir that `fetch github:8b-is/transformers` returns; --mirror is passed from it).
+# (a git dir of transformers holding the commit the oracle pins; --mirror is passed from it).
 set -eu
 PY=/usr/bin/python3
 HERE=tests/oracle
