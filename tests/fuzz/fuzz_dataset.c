@@ -31,21 +31,8 @@ static void fuzz_seeds(fuzz_corpus *c) {
 
 /* The tiny tokenizer in a fresh temporary folder; NULL on failure. */
 static tok_tokenizer *make_tokenizer(char *dir) {
-    static const char *const names[38] = {
-        "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
-        "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]",
-        "[IMG_END]", "[PREFIX]", "[MIDDLE]", "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]",
-        "[TOOL_CONTENT]", [32] = "[ARGS]", "[CALL_ID]", "[THINK]", "[/THINK]", "[MODEL_SETTINGS]",
-        "[/MODEL_SETTINGS]"};
-    tok_ranks r = {.n_ranks = 256, .num_special = 38, .vocab_size = 38 + 256};
-    r.bytes = nt_xmalloc(256);
-    r.off = nt_xmalloc(257 * sizeof *r.off);
-    for (int b = 0; b < 256; b++) r.off[b] = (uint32_t)b, r.bytes[b] = (uint8_t)b;
-    r.off[256] = 256;
-    r.pattern = nt_xstrdup(tok_tekken_pattern);
-    r.version = nt_xstrdup("v13");
-    r.specials = nt_xcalloc(38, sizeof *r.specials);
-    for (int i = 0; i < 38; i++) r.specials[i] = names[i] ? nt_xstrdup(names[i]) : nt_xasprintf("<SPECIAL_%d>", i);
+    tok_ranks r;
+    tok_ranks_byte_level(&r, 38);
     char *path = nt_path_join(dir, "tekken.json");
     nt_err err = {0};
     tok_tokenizer *t = NULL;

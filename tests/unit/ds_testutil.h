@@ -20,23 +20,14 @@ static const char *const dst_extra_specials[] = {"<|im_start|>", "<|im_end|>", "
 static inline const char *dst_tok_dir(void) {
     static char dir[512];
     if (dir[0]) return dir;
-    static const char *const names[38] = {
-        "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
-        "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]",
-        "[IMG_END]", "[PREFIX]", "[MIDDLE]", "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]",
-        "[TOOL_CONTENT]", [32] = "[ARGS]", "[CALL_ID]", "[THINK]", "[/THINK]", "[MODEL_SETTINGS]",
-        "[/MODEL_SETTINGS]"};
-    tok_ranks r = {.n_ranks = 256, .num_special = DST_NSPECIAL, .vocab_size = DST_NSPECIAL + 256};
-    r.bytes = nt_xmalloc(256);
-    r.off = nt_xmalloc(257 * sizeof *r.off);
-    for (int b = 0; b < 256; b++) r.off[b] = (uint32_t)b, r.bytes[b] = (uint8_t)b;
-    r.off[256] = 256;
-    r.pattern = nt_xstrdup(tok_tekken_pattern);
-    r.version = nt_xstrdup("v13");
-    r.specials = nt_xcalloc(DST_NSPECIAL, sizeof *r.specials);
-    for (int i = 0; i < DST_NSPECIAL; i++)
-        r.specials[i] = i >= 38 ? nt_xstrdup(dst_extra_specials[i - 38])
-                        : names[i] ? nt_xstrdup(names[i]) : nt_xasprintf("<SPECIAL_%d>", i);
+    /* The library's byte-level Tekken ranks, plus ChatML / Llama 3 control tokens after the
+     * 38 Mistral specials. */
+    tok_ranks r;
+    tok_ranks_byte_level(&r, DST_NSPECIAL);
+    for (int i = 38; i < DST_NSPECIAL; i++) {
+        free(r.specials[i]);
+        r.specials[i] = nt_xstrdup(dst_extra_specials[i - 38]);
+    }
     snprintf(dir, sizeof dir, "%s/tok", test_tmpdir());
     mkdir(dir, 0755);
     char *path = nt_path_join(dir, "tekken.json");
