@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "model/m4_lora.h"
+#include "train/step.h"
 #include "train/trainer_internal.h"
 
 typedef struct {
@@ -87,17 +88,6 @@ static nt_status eval_and_log(tr_ctx *x, tr_loop *L, int64_t step, tr_run_result
     return tr_metrics_log_eval(x->met, L->epoch_f, step, loss, nt_progress_now() - t0, err);
 }
 
-static void scale_grads(m4_model *m, double s) {
-    float *lg = m4_lora_grads(m);
-    for (int64_t k = 0; lg && k < m4_lora_num_floats(m); k++) lg[k] = (float)(lg[k] * s);
-    for (size_t i = 0; i < m4_model_num_params(m); i++) {
-        float *g = m4_model_grad_data(m, i);
-        if (!g) continue;
-        int64_t n = m4_model_param(m, i)->numel;
-        for (int64_t k = 0; k < n; k++) g[k] = (float)(g[k] * s);
-    }
-}
-
 /* One optimizer step over micro-batches [mb0, mb1) of the epoch's rows: the sum of token
  * losses of all of them divided by their trained tokens (HF's num_items_in_batch). */
 static nt_status train_step(tr_ctx *x, tr_loop *L, int64_t step, size_t mb0, size_t mb1, double *loss,
@@ -115,9 +105,8 @@ static nt_status train_step(tr_ctx *x, tr_loop *L, int64_t step, size_t mb0, siz
         sum += l.loss, cnt += l.count;
         for (int64_t t = 0; t < L->bt.b.B * L->bt.b.T; t++) L->tok_total += L->bt.mask[t];
     }
-    if (cnt) scale_grads(x->model, 1.0 / (double)cnt);
-    *gnorm = x->to.max_grad_norm > 0 ? tr_optim_clip_grad_norm(x->opt, x->to.max_grad_norm) : tr_optim_grad_norm(x->opt);
-    tr_optim_step(x->opt, tr_sched_lr(&x->sched, step));
+    *gnorm = tr_step_finish(x->opt, x->model, cnt ? 1.0 / (double)cnt : 1.0, x->to.max_grad_norm,
+                            tr_sched_lr(&x->sched, step));
     *loss = cnt ? sum / (double)cnt : 0.0;
     L->tok_trained += cnt;
     return NT_OK;

@@ -12,6 +12,7 @@
 #include "data/ds_opts.h"
 #include "model/m4_load.h"
 #include "model/m4_lora.h"
+#include "train/step.h"
 #include "train/trainer_internal.h"
 
 static bool is_expert_weight(const char *name) { return strstr(name, "mlp.experts.") != NULL; }
@@ -105,26 +106,7 @@ nt_status tr_model_load(tr_ctx *x, nt_err *err) {
 }
 
 nt_status tr_optim_build(tr_ctx *x, nt_err *err) {
-    size_t n = m4_model_num_params(x->model), k = 0, nl = m4_lora_num_tensors(x->model);
-    tr_param *ps = nt_xcalloc(n + nl + 1, sizeof *ps);
-    for (size_t i = 0; i < nl; i++) { /* adapters first, as PEFT registers them; all decayed */
-        const m4_lora_tensor *t = m4_lora_get(x->model, i);
-        ps[k++] = (tr_param){.name = t->name, .param = t->data, .grad = t->grad, .numel = (size_t)t->numel,
-                             .weight_decay = x->to.weight_decay};
-    }
-    for (size_t i = 0; i < n; i++) {
-        float *g = m4_model_grad_data(x->model, i);
-        if (!g) continue;
-        const m4_param_info *pi = m4_model_param(x->model, i);
-        ps[k++] = (tr_param){.name = pi->name, .param = m4_model_param_data(x->model, i), .grad = g,
-                             .numel = (size_t)pi->numel,
-                             .weight_decay = tr_param_decays(pi->name) ? x->to.weight_decay : 0.0,
-                             .bnb_32bit = strstr(pi->name, "embed_tokens") != NULL};
-    }
-    nt_status rc = k ? tr_optim_new(&x->to.optim, ps, k, &x->opt, err)
-                     : nt_err_set(err, NT_EINVAL, "adapter: nothing to train (no trainable parameter)");
-    free(ps);
-    return rc;
+    return tr_step_optim_new(x->model, &x->to.optim, x->to.weight_decay, &x->opt, err);
 }
 
 void tr_model_summary(const tr_ctx *x, FILE *out) {
