@@ -123,6 +123,7 @@ nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logi
     m->have_grad = false;
     if (check_batch(m, b, err)) return err ? err->code : NT_EINVAL;
     if (want_grad && b->labels && m4_model_alloc_grads(m, err)) return err ? err->code : NT_ENOMEM;
+    if (want_grad && b->labels) m->grads_zero = false; /* lm_head's gradient is written below */
     nt_arena_reset(&m->acts_arena);
     nt_arena_reset(&m->scratch);
     if (setup_ctx(m, b) || alloc_states(m, b, want_grad && b->labels))
@@ -163,6 +164,7 @@ static nt_status layer_bwd(m4_model *m, int64_t l, float *dx, float *dh, nt_err 
 nt_status m4_backward(m4_model *m, nt_err *err) {
     if (!m->have_grad)
         return nt_err_set(err, NT_EINVAL, "backward without a forward that had labels and want_grad");
+    m->grads_zero = false;
     int64_t N = m->ctx.N, D = m->cfg.hidden_size;
     nt_arena_reset(&m->scratch);
     float *dx = m4_scratch(m, N * D, true), *dh = m4_scratch(m, N * D, false);

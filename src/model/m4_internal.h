@@ -59,6 +59,7 @@ struct m4_model {
     size_t *poff, *goff;           /* [n_info] f32 offsets in params / grads, SIZE_MAX: none */
     int64_t n_pfloats, n_gfloats;  /* sizes of the params / grads allocations */
     bool grads_ready;              /* m->g points at the current gradient layout */
+    bool grads_zero;               /* every gradient (adapters' too) is known to be 0 */
     int64_t tile_floats;           /* dequantization tile (0: default); tests shrink it */
     int32_t *lidx;                 /* [num_layers × M4_LAYER_FIELDS] tensor index or -1 */
     kn_router_params router;

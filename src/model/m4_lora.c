@@ -136,7 +136,10 @@ bool m4_lora_attached(const m4_model *m) { return m->lora != NULL; }
 size_t m4_lora_num_tensors(const m4_model *m) { return m->lora ? 2 * m->lora->n : 0; }
 const m4_lora_tensor *m4_lora_get(const m4_model *m, size_t i) { return &m->lora->t[i]; }
 float *m4_lora_params(m4_model *m) { return m->lora ? m->lora->p : NULL; }
-float *m4_lora_grads(m4_model *m) { return m->lora ? m->lora->g : NULL; }
+float *m4_lora_grads(m4_model *m) {
+    m->grads_zero = false; /* the caller may write through the pointer */
+    return m->lora ? m->lora->g : NULL;
+}
 int64_t m4_lora_num_floats(const m4_model *m) { return m->lora ? m->lora->nf : 0; }
 double m4_lora_scale(const m4_model *m) { return m->lora ? m->lora->scale : 0; }
 

@@ -56,7 +56,10 @@ bool m4_lora_attached(const m4_model *m);
 /* 2 tensors per target: A then B, in target order (i < m4_lora_num_tensors). */
 size_t m4_lora_num_tensors(const m4_model *m);
 const m4_lora_tensor *m4_lora_get(const m4_model *m, size_t i);
-/* The whole parameter / gradient allocation (m4_lora_num_floats floats each). */
+/* The whole parameter / gradient allocation (m4_lora_num_floats floats each). m4_lora_grads
+ * makes the model forget that its gradients are zero (m4_model_zero_grads); so must a caller
+ * that writes through m4_lora_get(...)->grad (the optimizer's fused step zeroes them and says
+ * so with m4_model_grads_zeroed). */
 float *m4_lora_params(m4_model *m);
 float *m4_lora_grads(m4_model *m);
 int64_t m4_lora_num_floats(const m4_model *m);

@@ -77,7 +77,8 @@ const m4_param_info *m4_model_param(const m4_model *m, size_t i);
 /* f32 values of tensor i; NULL when it is stored bf16/NF4. Invalidated by apply_policy. */
 float *m4_model_param_data(m4_model *m, size_t i);
 /* NULL before m4_model_alloc_grads and for frozen parameters. With every parameter trainable
- * the gradients are one allocation in table order (grad_data(0) + info.offset). */
+ * the gradients are one allocation in table order (grad_data(0) + info.offset). A writable
+ * pointer: the model no longer assumes its gradients are zero (m4_model_zero_grads). */
 float *m4_model_grad_data(m4_model *m, size_t i);
 /* Index of the tensor with this text-layout name, or -1. */
 int64_t m4_model_find_param(const m4_model *m, const char *name);
@@ -133,7 +134,17 @@ void m4_model_report(const m4_model *m, m4_param_report *r);
 
 /* Gradient buffers for the trainable parameters (none when nothing is trainable). */
 nt_status m4_model_alloc_grads(m4_model *m, nt_err *err);
+/* Floats in the gradient allocation (0 before m4_model_alloc_grads; adapters not included). */
+int64_t m4_model_num_grad_floats(const m4_model *m);
+/* Zeroes every gradient, the adapters' too — a no-op while they are known to be zero.
+ * The model knows so after m4_model_zero_grads itself and after m4_model_grads_zeroed
+ * (the caller vouches that it zeroed every gradient buffer, model and adapters: the fused
+ * optimizer step does, train/step.h). m4_forward with want_grad and labels and m4_backward
+ * (which write gradients) forget it, and so do m4_model_grad_data and m4_lora_grads (they
+ * hand out a writable pointer). Code that keeps such a pointer and writes through it later
+ * must not rely on m4_model_zero_grads without a forward in between. */
 void m4_model_zero_grads(m4_model *m);
+void m4_model_grads_zeroed(m4_model *m);
 
 /* Forward over a batch. With labels, returns the loss (mean over trained tokens, or the sum
  * with opt.loss_sum) and its token count; with want_grad also prepares the backward (the loss

@@ -155,10 +155,13 @@ void tr_optim_free(tr_optim *o) {
 
 void tr_optim_step(tr_optim *o, double lr) {
     o->step++;
-    switch (o->hp.kind) {
-    case TR_OPT_ADAMW: tr_step_adamw(o, lr); break;
-    case TR_OPT_ADAMW_8BIT: tr_step_bnb(o, lr); break;
-    case TR_OPT_SGD: tr_step_sgd(o, lr); break;
+    tr_step_consts k;
+    tr_step_consts_init(o, lr, &k);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < o->nchunks; c++) {
+        const tr_chunk *ch = &o->chunks[c];
+        tr_step_range(o, &k, ch->param, ch->start, ch->end - ch->start,
+                      o->ps[ch->param].grad + ch->start);
     }
 }
 

@@ -9,6 +9,8 @@
  *   tr_optim *o;  tr_optim_new(&hp, ps, 2, &o, &err);
  *   float gn = tr_optim_clip_grad_norm(o, 1.0);   // pre-clip norm, the logged grad_norm
  *   tr_optim_step(o, tr_sched_lr(&sched, step));  // lr of this update
+ * or, the same bits in fewer passes, leaving the gradients zero:
+ *   float gn = tr_optim_fused_step(o, 1.0 / tokens, 1.0, tr_sched_lr(&sched, step));
  */
 #ifndef NEWT_TRAIN_OPTIM_H
 #define NEWT_TRAIN_OPTIM_H
@@ -72,6 +74,15 @@ const tr_param *tr_optim_param(const tr_optim *o, size_t i);
 float tr_optim_clip_grad_norm(tr_optim *o, double max_norm);
 /* The same total norm without touching the gradients. */
 float tr_optim_grad_norm(tr_optim *o);
+
+/* A whole optimizer step from raw gradients, bit for bit the same as the sequence
+ *   if (grad_scale != 1) every g = (float)(g * grad_scale);       (double product)
+ *   gn = max_norm > 0 ? tr_optim_clip_grad_norm(o, max_norm) : tr_optim_grad_norm(o);
+ *   tr_optim_step(o, lr);
+ * followed by setting every gradient to zero, but in two passes over memory (one when
+ * max_norm <= 0): the norm of the scaled gradients, computed without writing them, then per
+ * element scale, clip, update and zero. Returns gn, the pre-clip norm. */
+float tr_optim_fused_step(tr_optim *o, double grad_scale, double max_norm, double lr);
 
 /* State for a checkpoint: a safetensors file with metadata {"optimizer", "step"} and tensors
  * "state.<param name>.<field>": exp_avg, exp_avg_sq (adamw; bnb below 4096 elements);

@@ -5,16 +5,17 @@
 #include "train/optim_internal.h"
 
 /* bnb kOptimizer32bit2State (ADAM) for tensors below min_8bit_size: f32 scalars, decoupled
- * decay after the update. */
-static void bnb32_chunk(tr_optim *o, const tr_chunk *ch, float lr, float step_size, float c2) {
-    const tr_param *pp = &o->ps[ch->param];
-    tr_state *s = &o->st[ch->param];
+ * decay after the update. g: the gradient of elements [a, a + n). */
+static void bnb32_range(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t a, size_t n,
+                        const float *g) {
+    const tr_param *pp = &o->ps[pi];
+    const tr_state *s = &o->st[pi];
     float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
-    float wd = (float)pp->weight_decay;
-    for (size_t i = ch->start; i < ch->end; i++) {
-        float g = pp->grad[i];
-        float m = s->m[i] * b1 + (1.0f - b1) * g;
-        float v = s->v[i] * b2 + (1.0f - b2) * (g * g);
+    float wd = (float)pp->weight_decay, lr = k->lr_f, step_size = k->step_size, c2 = k->c2;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = a + j;
+        float m = s->m[i] * b1 + (1.0f - b1) * g[j];
+        float v = s->v[i] * b2 + (1.0f - b2) * (g[j] * g[j]);
         float p = pp->param[i] + step_size * (m / (sqrtf(v) + eps * c2));
         if (wd > 0.0f) p = p * (1.0f - lr * wd);
         pp->param[i] = p;
@@ -71,20 +72,21 @@ void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n
     quantize_portable(code, x, n, out);
 }
 
-/* One 256-block of kOptimizerStatic8bit2StateBlockwise. The last block is padded as the
- * kernel pads it (g = 0, m-code 128, v-code 0) and the padding takes part in the absmax. */
-static void bnb8_block(tr_optim *o, bool simd, size_t pi, size_t blk, float lr, float step_size,
-                       float c2) {
+/* One 256-block of kOptimizerStatic8bit2StateBlockwise; gb: the block's gradient values.
+ * The last block is padded as the kernel pads it (g = 0, m-code 128, v-code 0) and the
+ * padding takes part in the absmax. */
+static void bnb8_block(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t blk,
+                       const float *gb) {
     const tr_param *pp = &o->ps[pi];
-    tr_state *s = &o->st[pi];
+    const tr_state *s = &o->st[pi];
     float b1 = (float)o->hp.beta1, b2 = (float)o->hp.beta2, eps = (float)o->hp.eps;
-    float wd = (float)pp->weight_decay;
+    float wd = (float)pp->weight_decay, lr = k->lr_f, step_size = k->step_size, c2 = k->c2;
     size_t start = blk * TR_BNB_BLOCK, cnt = pp->numel - start;
     if (cnt > TR_BNB_BLOCK) cnt = TR_BNB_BLOCK;
     float m[TR_BNB_BLOCK], v[TR_BNB_BLOCK], a1 = s->absmax1[blk], a2 = s->absmax2[blk];
     float max1 = 0.0f, max2 = 0.0f;
     for (size_t j = 0; j < TR_BNB_BLOCK; j++) {
-        float g = j < cnt ? pp->grad[start + j] : 0.0f;
+        float g = j < cnt ? gb[j] : 0.0f;
         uint8_t c1 = j < cnt ? s->q1[start + j] : 128, cv = j < cnt ? s->q2[start + j] : 0;
         if (isfinite(g)) {
             v[j] = o->qmap2[cv] * a2 * b2 + (1.0f - b2) * g * g;
@@ -98,7 +100,7 @@ static void bnb8_block(tr_optim *o, bool simd, size_t pi, size_t blk, float lr, 
     }
     for (size_t j = 0; j < cnt; j++) {
         float *p = &pp->param[start + j];
-        if (!isfinite(pp->grad[start + j])) continue;
+        if (!isfinite(gb[j])) continue;
         *p = *p + step_size * (m[j] / (sqrtf(v[j]) + c2 * eps));
         if (wd > 0.0f) *p = *p * (1.0f - lr * wd);
     }
@@ -109,28 +111,30 @@ static void bnb8_block(tr_optim *o, bool simd, size_t pi, size_t blk, float lr, 
     float x[TR_BNB_BLOCK] = {0};
     uint8_t *q1 = s->q1 + start;
     for (size_t j = 0; j < cnt; j++) x[j] = m[j] / max1;
-    tr_quantize_many(simd, o->qmap1, x, cnt, q1);
+    tr_quantize_many(k->simd, o->qmap1, x, cnt, q1);
     for (size_t j = 0; j < cnt; j++)
         if (signbit(o->qmap1[q1[j]]) != signbit(m[j]))
             q1[j] = (uint8_t)(m[j] > 0.0f ? q1[j] + 1 : q1[j] - 1);
     for (size_t j = 0; j < cnt; j++) x[j] = v[j] / max2;
-    tr_quantize_many(simd, o->qmap2, x, cnt, s->q2 + start);
+    tr_quantize_many(k->simd, o->qmap2, x, cnt, s->q2 + start);
 }
 
-void tr_step_bnb(tr_optim *o, double lr_d) {
-    bool simd = tr_use_simd();
+void tr_bnb_consts(const tr_optim *o, double lr_d, tr_step_consts *k) {
     float lr = (float)lr_d, step = (float)o->step;
     float c1 = 1.0f - powf((float)o->hp.beta1, step);
-    float c2 = sqrtf(1.0f - powf((float)o->hp.beta2, step));
-    float step_size = -lr * c2 / c1;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t c = 0; c < o->nchunks; c++) {
-        const tr_chunk *ch = &o->chunks[c];
-        if (!o->st[ch->param].is8) {
-            bnb32_chunk(o, ch, lr, step_size, c2);
-            continue;
-        }
-        for (size_t b = ch->start / TR_BNB_BLOCK; b * TR_BNB_BLOCK < ch->end; b++)
-            bnb8_block(o, simd, ch->param, b, lr, step_size, c2);
+    k->lr_f = lr;
+    k->c2 = sqrtf(1.0f - powf((float)o->hp.beta2, step));
+    k->step_size = -lr * k->c2 / c1;
+}
+
+/* Elements [a, a + n) of parameter pi; for an 8-bit tensor a is a block start and n a
+ * multiple of the block unless the range ends the tensor. */
+void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t a, size_t n,
+                  const float *g) {
+    if (!o->st[pi].is8) {
+        bnb32_range(o, k, pi, a, n, g);
+        return;
     }
+    for (size_t off = 0; off < n; off += TR_BNB_BLOCK)
+        bnb8_block(o, k, pi, (a + off) / TR_BNB_BLOCK, g + off);
 }

@@ -34,14 +34,43 @@ struct tr_optim {
     float *norms;    /* per parameter: L2 norm of its gradient */
 };
 
-void tr_step_adamw(tr_optim *o, double lr);
 /* AVX2 + FMA loops available and not disabled by NEWT_SIMD=portable (reads the environment:
  * once per step, never per element). */
 bool tr_use_simd(void);
 /* out[j] = tn_qmap_quantize(code, x[j]) for j < n <= 256, searched in lockstep; simd: the
  * AVX2 build of the loops (only when tr_use_simd()). */
 void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n, uint8_t *out);
-void tr_step_bnb(tr_optim *o, double lr);
-void tr_step_sgd(tr_optim *o, double lr);
+
+/* The scalars of one update (after o->step was advanced), computed once per step. */
+typedef struct {
+    bool simd;
+    double lr;
+    float neg_step_size, bc2_sqrt, eps, w1, b2, w2; /* adamw */
+    float lr_f, c2, step_size;                      /* bnb */
+} tr_step_consts;
+
+void tr_step_consts_init(const tr_optim *o, double lr, tr_step_consts *k);
+void tr_bnb_consts(const tr_optim *o, double lr, tr_step_consts *k);
+/* The update of elements [start, start + n) of parameter pi from the gradient values g[0..n)
+ * (which need not be the parameter's gradient buffer: the fused step passes a prepared copy).
+ * 8-bit bnb tensors: start on a 256-block boundary, n a multiple of 256 unless the range ends
+ * the tensor. Every element is independent of the others' ranges, so any split into ranges
+ * gives the same bits. */
+void tr_step_range(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
+                   const float *g);
+void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
+                  const float *g);
+
+/* Sum of squares in a fixed order, so that the norm pass and the fused step (which meets the
+ * values 1024 at a time) give the same bits: element j of a run goes to lane j % 8 of acc,
+ * each square (exact in double) added in element order; a run continues an earlier one when
+ * that one's length was a multiple of 8. tr_sumsq_total adds the lanes in a fixed tree. */
+#define TR_SUMSQ_LANES 8
+void tr_sumsq_lanes(bool simd, double acc[TR_SUMSQ_LANES], const float *x, size_t n);
+double tr_sumsq_total(const double acc[TR_SUMSQ_LANES]);
+/* From the per-chunk sums in o->partial: per-parameter norms into o->norms and the total. */
+float tr_norm_from_partials(tr_optim *o);
+/* clip_grad_norm_'s coefficient for a total norm: min(max_norm / (total + 1e-6), 1) in f32. */
+float tr_clip_coef(float total, double max_norm);
 
 #endif

@@ -1,5 +1,6 @@
-/* The torch update kernels (AdamW, SGD). Each runs as one OpenMP pass over the fixed chunks of
- * tr_optim; the order of float operations follows torch exactly (spec formats.md §5.1), so
+/* The torch update kernels (AdamW, SGD), applied to one slice of one parameter given its
+ * gradient values (tr_step_range; optim.c and optim_fused.c run them over the fixed chunks of
+ * tr_optim); the order of float operations follows torch exactly (spec formats.md §5.1), so
  * that a step equals torch's to the last bit. bitsandbytes' 8-bit AdamW is in optim_bnb.c. */
 #include <math.h>
 #include <stdlib.h>
@@ -122,39 +123,46 @@ static void sgd_range(bool simd, float *p, const float *g, float *buf, size_t n,
  * does, each tensor op rounded to f32 in torch's operand order. torch's CPU kernels for lerp_
  * and addcmul_ are fused multiply-adds (one rounding; checked against torch), and so is what
  * nvcc makes of the CUDA ones, hence fmaf there and nowhere else. */
-void tr_step_adamw(tr_optim *o, double lr) {
-    bool simd = tr_use_simd();
+static void adamw_consts(const tr_optim *o, double lr, tr_step_consts *k) {
     double step = (double)o->step;
     double bc1 = 1.0 - pow(o->hp.beta1, step), bc2 = 1.0 - pow(o->hp.beta2, step);
-    float neg_step_size = (float)(-(lr / bc1));
-    float bc2_sqrt = (float)sqrt(bc2), eps = (float)o->hp.eps;
-    float w1 = (float)(1.0 - o->hp.beta1), b2 = (float)o->hp.beta2, w2 = (float)(1.0 - o->hp.beta2);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t c = 0; c < o->nchunks; c++) {
-        const tr_chunk *ch = &o->chunks[c];
-        const tr_param *pp = &o->ps[ch->param];
-        tr_state *s = &o->st[ch->param];
-        size_t a = ch->start;
-        adamw_range(simd, pp->param + a, s->m + a, s->v + a, pp->grad + a, ch->end - a,
-                    pp->weight_decay != 0 ? (float)(1.0 - lr * pp->weight_decay) : 1.0f, w1, b2, w2,
-                    bc2_sqrt, eps, neg_step_size);
-    }
+    k->neg_step_size = (float)(-(lr / bc1));
+    k->bc2_sqrt = (float)sqrt(bc2);
+    k->eps = (float)o->hp.eps;
+    k->w1 = (float)(1.0 - o->hp.beta1), k->b2 = (float)o->hp.beta2, k->w2 = (float)(1.0 - o->hp.beta2);
+}
+
+static void adamw_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t a, size_t n,
+                        const float *g) {
+    const tr_param *pp = &o->ps[pi];
+    const tr_state *s = &o->st[pi];
+    adamw_range(k->simd, pp->param + a, s->m + a, s->v + a, g, n,
+                pp->weight_decay != 0 ? (float)(1.0 - k->lr * pp->weight_decay) : 1.0f, k->w1, k->b2,
+                k->w2, k->bc2_sqrt, k->eps, k->neg_step_size);
 }
 
 /* torch.optim.SGD (dampening 0, no nesterov): L2 weight decay added to the gradient,
  * momentum buffer initialised to the first d_p. torch's add_(x, alpha=a) is one fused
  * multiply-add on CPU (checked against torch); with alpha 1 it is a plain add. */
-void tr_step_sgd(tr_optim *o, double lr) {
-    bool simd = tr_use_simd();
-    float neg_lr = (float)-lr, mom = (float)o->hp.momentum;
-    bool first = o->step == 1;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t c = 0; c < o->nchunks; c++) {
-        const tr_chunk *ch = &o->chunks[c];
-        const tr_param *pp = &o->ps[ch->param];
-        float *buf = o->st[ch->param].m;
-        size_t a = ch->start;
-        sgd_range(simd, pp->param + a, pp->grad + a, buf ? buf + a : NULL, ch->end - a,
-                  (float)pp->weight_decay, mom, first, neg_lr);
+static void sgd_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t a, size_t n,
+                      const float *g) {
+    const tr_param *pp = &o->ps[pi];
+    float *buf = o->st[pi].m;
+    sgd_range(k->simd, pp->param + a, g, buf ? buf + a : NULL, n, (float)pp->weight_decay,
+              (float)o->hp.momentum, o->step == 1, (float)-k->lr);
+}
+
+void tr_step_consts_init(const tr_optim *o, double lr, tr_step_consts *k) {
+    *k = (tr_step_consts){.simd = tr_use_simd(), .lr = lr};
+    if (o->hp.kind == TR_OPT_ADAMW) adamw_consts(o, lr, k);
+    if (o->hp.kind == TR_OPT_ADAMW_8BIT) tr_bnb_consts(o, lr, k);
+}
+
+void tr_step_range(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
+                   const float *g) {
+    switch (o->hp.kind) {
+    case TR_OPT_ADAMW: adamw_apply(o, k, pi, start, n, g); break;
+    case TR_OPT_ADAMW_8BIT: tr_bnb_apply(o, k, pi, start, n, g); break;
+    case TR_OPT_SGD: sgd_apply(o, k, pi, start, n, g); break;
     }
 }

@@ -31,20 +31,16 @@ nt_status tr_step_optim_new(m4_model *m, const tr_optim_hparams *hp, double weig
     return rc;
 }
 
-static void scale_grads(m4_model *m, double s) {
-    float *lg = m4_lora_grads(m);
-    for (int64_t k = 0; lg && k < m4_lora_num_floats(m); k++) lg[k] = (float)(lg[k] * s);
-    for (size_t i = 0; i < m4_model_num_params(m); i++) {
-        float *g = m4_model_grad_data(m, i);
-        if (!g) continue;
-        int64_t n = m4_model_param(m, i)->numel;
-        for (int64_t k = 0; k < n; k++) g[k] = (float)(g[k] * s);
-    }
+/* Does the optimizer cover every gradient float of the model (then the fused step leaves
+ * all of them zero)? An optimizer made by tr_step_optim_new does; a caller's own may not. */
+static bool covers_all_grads(const tr_optim *o, const m4_model *m) {
+    int64_t n = 0;
+    for (size_t i = 0; i < tr_optim_param_count(o); i++) n += (int64_t)tr_optim_param(o, i)->numel;
+    return n == m4_model_num_grad_floats(m) + m4_lora_num_floats(m);
 }
 
 float tr_step_finish(tr_optim *o, m4_model *m, double grad_scale, double max_norm, double lr) {
-    if (grad_scale != 1.0) scale_grads(m, grad_scale);
-    float gn = max_norm > 0 ? tr_optim_clip_grad_norm(o, max_norm) : tr_optim_grad_norm(o);
-    tr_optim_step(o, lr);
+    float gn = tr_optim_fused_step(o, grad_scale, max_norm, lr);
+    if (covers_all_grads(o, m)) m4_model_grads_zeroed(m);
     return gn;
 }
