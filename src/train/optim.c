@@ -128,6 +128,10 @@ nt_status tr_optim_new(const tr_optim_hparams *hp, const tr_param *params, size_
     }
     tn_qmap_dynamic(true, o->qmap1);
     tn_qmap_dynamic(false, o->qmap2);
+    if (hp->kind == TR_OPT_ADAMW_8BIT) {
+        tr_qtable_build(&o->qt1, o->qmap1);
+        tr_qtable_build(&o->qt2, o->qmap2);
+    }
     build_chunks(o);
     *out = o;
     return NT_OK;
@@ -150,6 +154,8 @@ void tr_optim_free(tr_optim *o) {
     free(o->norms);
     free(o->chunks);
     free(o->partial);
+    tr_qtable_free(&o->qt1);
+    tr_qtable_free(&o->qt2);
     free(o);
 }
 

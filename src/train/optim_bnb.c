@@ -1,6 +1,8 @@
 /* bitsandbytes' AdamW (optim_bits 8): the 32-bit path below min_8bit_size and the blockwise
  * 8-bit path (spec formats.md §4.2-§4.5), in f32 with the kernels' order of operations. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "train/optim_internal.h"
 
@@ -72,6 +74,17 @@ void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n
     quantize_portable(code, x, n, out);
 }
 
+/* The codes of x[0..n) for map (code, t): by the table when the kernel has one, else by the
+ * lockstep search. */
+static void quantize_block(const tr_step_consts *k, const float *code, const tr_qtable *t,
+                           const float *x, size_t n, uint8_t *out) {
+    if (k->bnb == TR_BNB_SEARCH) {
+        tr_quantize_many(k->simd, code, x, n, out);
+        return;
+    }
+    for (size_t j = 0; j < n; j++) out[j] = tr_qtable_quantize(t, x[j]);
+}
+
 /* One 256-block of kOptimizerStatic8bit2StateBlockwise; gb: the block's gradient values.
  * The last block is padded as the kernel pads it (g = 0, m-code 128, v-code 0) and the
  * padding takes part in the absmax. */
@@ -111,12 +124,22 @@ static void bnb8_block(const tr_optim *o, const tr_step_consts *k, size_t pi, si
     float x[TR_BNB_BLOCK] = {0};
     uint8_t *q1 = s->q1 + start;
     for (size_t j = 0; j < cnt; j++) x[j] = m[j] / max1;
-    tr_quantize_many(k->simd, o->qmap1, x, cnt, q1);
+    quantize_block(k, o->qmap1, &o->qt1, x, cnt, q1);
     for (size_t j = 0; j < cnt; j++)
         if (signbit(o->qmap1[q1[j]]) != signbit(m[j]))
             q1[j] = (uint8_t)(m[j] > 0.0f ? q1[j] + 1 : q1[j] - 1);
     for (size_t j = 0; j < cnt; j++) x[j] = v[j] / max2;
-    tr_quantize_many(k->simd, o->qmap2, x, cnt, s->q2 + start);
+    quantize_block(k, o->qmap2, &o->qt2, x, cnt, s->q2 + start);
+}
+
+/* The kernel for this step: the search where asked for or where a map has no table. */
+static tr_bnb_kernel pick_kernel(const tr_optim *o, bool simd) {
+    const char *e = getenv("NEWT_BNB_QUANT");
+    if ((e && strcmp(e, "search") == 0) || !o->qt1.ok || !o->qt2.ok) return TR_BNB_SEARCH;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (simd && __builtin_cpu_supports("avx512f")) return TR_BNB_AVX512;
+#endif
+    return TR_BNB_TABLE;
 }
 
 void tr_bnb_consts(const tr_optim *o, double lr_d, tr_step_consts *k) {
@@ -125,6 +148,7 @@ void tr_bnb_consts(const tr_optim *o, double lr_d, tr_step_consts *k) {
     k->lr_f = lr;
     k->c2 = sqrtf(1.0f - powf((float)o->hp.beta2, step));
     k->step_size = -lr * k->c2 / c1;
+    k->bnb = pick_kernel(o, k->simd);
 }
 
 /* Elements [a, a + n) of parameter pi; for an 8-bit tensor a is a block start and n a
@@ -135,6 +159,10 @@ void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t 
         bnb32_range(o, k, pi, a, n, g);
         return;
     }
-    for (size_t off = 0; off < n; off += TR_BNB_BLOCK)
-        bnb8_block(o, k, pi, (a + off) / TR_BNB_BLOCK, g + off);
+    for (size_t off = 0; off < n; off += TR_BNB_BLOCK) {
+        size_t blk = (a + off) / TR_BNB_BLOCK;
+        bool full = n - off >= TR_BNB_BLOCK;
+        if (!(full && k->bnb == TR_BNB_AVX512 && tr_bnb8_block_avx512(o, k, pi, blk, g + off)))
+            bnb8_block(o, k, pi, blk, g + off);
+    }
 }

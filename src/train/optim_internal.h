@@ -21,6 +21,21 @@ typedef struct {
     bool is8;
 } tr_state;
 
+/* A lookup table giving tn_qmap_quantize's code for a fixed map without the binary search
+ * (optim_bnb_table.c explains why it is exact). Built for strictly increasing finite maps
+ * only; ok == false otherwise, and then the search is used. */
+typedef struct {
+    uint32_t *tab;    /* per bucket: code below its step | step offset in the bucket << 8 */
+    uint32_t mb0;     /* magnitudes (float bits) below this collapse onto it */
+    uint32_t shift;   /* bucket = (key - klo) >> shift */
+    int32_t klo, khi; /* keys are clamped to [klo, khi] (constant codes outside) */
+    bool ok;
+} tr_qtable;
+
+void tr_qtable_build(tr_qtable *t, const float code[256]); /* frees an earlier table first */
+void tr_qtable_free(tr_qtable *t);
+uint8_t tr_qtable_quantize(const tr_qtable *t, float x); /* == tn_qmap_quantize when t->ok */
+
 struct tr_optim {
     tr_optim_hparams hp;
     tr_param *ps;
@@ -28,6 +43,7 @@ struct tr_optim {
     size_t n;
     int64_t step;
     float qmap1[256], qmap2[256]; /* bnb: signed (m) and unsigned (v) dynamic maps */
+    tr_qtable qt1, qt2;           /* their lookup tables (rebuilt when a checkpoint loads maps) */
     tr_chunk *chunks;
     size_t nchunks;
     double *partial; /* per chunk: sum of squared gradients (clipping) */
@@ -41,12 +57,19 @@ bool tr_use_simd(void);
  * AVX2 build of the loops (only when tr_use_simd()). */
 void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n, uint8_t *out);
 
+/* The 8-bit block kernels, all giving the same bits: the reference binary search (also the
+ * fallback for maps without a table; NEWT_BNB_QUANT=search selects it, for comparisons), the
+ * table lookup in portable C, and the table lookup with the whole block in AVX-512 (when the
+ * CPU has AVX-512F and NEWT_SIMD is not "portable"). */
+typedef enum { TR_BNB_SEARCH, TR_BNB_TABLE, TR_BNB_AVX512 } tr_bnb_kernel;
+
 /* The scalars of one update (after o->step was advanced), computed once per step. */
 typedef struct {
     bool simd;
     double lr;
     float neg_step_size, bc2_sqrt, eps, w1, b2, w2; /* adamw */
     float lr_f, c2, step_size;                      /* bnb */
+    tr_bnb_kernel bnb;                              /* bnb 8-bit: how blocks are updated */
 } tr_step_consts;
 
 void tr_step_consts_init(const tr_optim *o, double lr, tr_step_consts *k);
@@ -58,6 +81,13 @@ void tr_bnb_consts(const tr_optim *o, double lr, tr_step_consts *k);
  * gives the same bits. */
 void tr_step_range(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
                    const float *g);
+/* Block blk (a full one) of 8-bit parameter pi by the AVX-512 kernel (optim_bnb_avx512.c);
+ * false when it was not built in (then nothing is done). */
+bool tr_bnb8_block_avx512(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t blk,
+                          const float *gb);
+/* The AVX-512 lookup of x[0..n) (n a multiple of 16), for tests; false (nothing done) where
+ * the CPU or the build lacks AVX-512F. */
+bool tr_qtable_quantize_avx512(const tr_qtable *t, const float *x, size_t n, uint8_t *out);
 void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
                   const float *g);
 

@@ -120,6 +120,10 @@ nt_status tr_optim_load(tr_optim *o, const char *path, nt_err *err) {
     if (!rc) {
         visit(o, f, true, err);
         o->step = step;
+        if (o->hp.kind == TR_OPT_ADAMW_8BIT) { /* the file's maps replace ours: new tables */
+            tr_qtable_build(&o->qt1, o->qmap1);
+            tr_qtable_build(&o->qt2, o->qmap2);
+        }
     } else {
         nt_err_prefix(err, "%s: ", path);
     }
