@@ -9,7 +9,9 @@
  *          of all gradients that began the next step (m4_model_zero_grads);
  *   fused: tr_step_finish + m4_model_zero_grads (which the fused step makes a no-op).
  * Gradients are refilled (untimed) before each run; old and fused alternate; medians of
- * --runs (default 7) are printed. */
+ * --runs (default 7) are printed.
+ * --bnb-search: "old" is instead tr_step_finish with the 8-bit AdamW's reference binary
+ * search (NEWT_BNB_QUANT=search) against the lookup-table kernels, for --optim adamw8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,7 @@ static float old_step(tr_optim *o, m4_model *m, double s, double max_norm, doubl
 int main(int argc, char **argv) {
     const char *dir = NULL, *mode = "full", *optim = "adamw";
     int runs = 7;
+    bool bnb_search = false;
     double max_norm = 1.0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -81,12 +84,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--optim") && v) optim = argv[++i];
         else if (!strcmp(argv[i], "--runs") && v) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-norm") && v) max_norm = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--bnb-search")) bnb_search = true;
         else if (argv[i][0] != '-' && !dir) dir = argv[i];
         else dir = NULL, i = argc;
     }
     if (!dir || runs < 1 || (strcmp(mode, "full") && strcmp(mode, "lora")))
         return fprintf(stderr, "usage: step_bench MODEL_DIR [--mode full|lora] [--optim adamw|adamw8|sgd] "
-                               "[--runs N] [--max-norm X]\n"), 2;
+                               "[--runs N] [--max-norm X] [--bnb-search]\n"), 2;
     int threads = nt_threads_init(0);
     nt_err err = {0};
     m4_weights *w = NULL;
@@ -108,9 +112,12 @@ int main(int argc, char **argv) {
     double scale = 1.0 / 511, lr = 1e-5;
     for (int r = -1; r < runs; r++) { /* r = -1: warm-up (first touch of the states) */
         fill(o, 7u + (uint32_t)r);
+        if (bnb_search) setenv("NEWT_BNB_QUANT", "search", 1);
         double t0 = now();
-        old_step(o, m, scale, max_norm, lr);
+        if (bnb_search) tr_step_finish(o, m, scale, max_norm, lr), m4_model_zero_grads(m);
+        else old_step(o, m, scale, max_norm, lr);
         double t1 = now();
+        unsetenv("NEWT_BNB_QUANT");
         fill(o, 7u + (uint32_t)r);
         double t2 = now();
         tr_step_finish(o, m, scale, max_norm, lr);
@@ -122,11 +129,14 @@ int main(int argc, char **argv) {
     qsort(t_new, (size_t)runs, sizeof(double), cmp);
     printf("%s %s: %.2fM trainable floats in %zu tensors, max_norm %g, %d threads, %d runs\n", mode,
            tr_optim_kind_name(hp.kind), nf / 1e6, tr_optim_param_count(o), max_norm, threads, runs);
-    printf("old   (scale, clip/norm, step, memset): median %8.2f ms (min %.2f, max %.2f)\n", 1e3 * t_old[runs / 2],
-           1e3 * t_old[0], 1e3 * t_old[runs - 1]);
+    printf("%s median %8.2f ms (min %.2f, max %.2f)\n",
+           bnb_search ? "fused, bnb binary search:              " : "old   (scale, clip/norm, step, memset):",
+           1e3 * t_old[runs / 2], 1e3 * t_old[0], 1e3 * t_old[runs - 1]);
     printf("fused (tr_step_finish, no memset):      median %8.2f ms (min %.2f, max %.2f)\n", 1e3 * t_new[runs / 2],
            1e3 * t_new[0], 1e3 * t_new[runs - 1]);
-    printf("saved: %.2f ms per step (%.2fx)\n", 1e3 * (t_old[runs / 2] - t_new[runs / 2]), t_old[runs / 2] / t_new[runs / 2]);
+    printf("saved: %.2f ms per step (%.2fx); %.2f vs %.2f ns per parameter\n",
+           1e3 * (t_old[runs / 2] - t_new[runs / 2]), t_old[runs / 2] / t_new[runs / 2],
+           1e9 * t_old[runs / 2] / (double)nf, 1e9 * t_new[runs / 2] / (double)nf);
     free(t_old), free(t_new);
     tr_optim_free(o);
     m4_model_free(m);

@@ -137,7 +137,10 @@ static tr_bnb_kernel pick_kernel(const tr_optim *o, bool simd) {
     const char *e = getenv("NEWT_BNB_QUANT");
     if ((e && strcmp(e, "search") == 0) || !o->qt1.ok || !o->qt2.ok) return TR_BNB_SEARCH;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (simd && __builtin_cpu_supports("avx512f")) return TR_BNB_AVX512;
+    const char *force = getenv("NEWT_SIMD");
+    bool avx2_only = force && strcmp(force, "avx2") == 0;
+    if (simd && !avx2_only && __builtin_cpu_supports("avx512f")) return TR_BNB_AVX512;
+    if (simd) return TR_BNB_AVX2;
 #endif
     return TR_BNB_TABLE;
 }
@@ -161,8 +164,9 @@ void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t 
     }
     for (size_t off = 0; off < n; off += TR_BNB_BLOCK) {
         size_t blk = (a + off) / TR_BNB_BLOCK;
-        bool full = n - off >= TR_BNB_BLOCK;
-        if (!(full && k->bnb == TR_BNB_AVX512 && tr_bnb8_block_avx512(o, k, pi, blk, g + off)))
-            bnb8_block(o, k, pi, blk, g + off);
+        bool full = n - off >= TR_BNB_BLOCK, done = false;
+        if (full && k->bnb == TR_BNB_AVX512) done = tr_bnb8_block_avx512(o, k, pi, blk, g + off);
+        if (full && k->bnb == TR_BNB_AVX2) done = tr_bnb8_block_avx2(o, k, pi, blk, g + off);
+        if (!done) bnb8_block(o, k, pi, blk, g + off);
     }
 }

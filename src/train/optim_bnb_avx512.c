@@ -18,7 +18,7 @@
 
 /* A table's fields, broadcast once per block. */
 typedef struct {
-    __m512i absmask, nanbits, mb0, klo, khi, within, low8, one;
+    __m512i absmask, nanbits, mb0, klo, khi, within, low8, one, nneg;
     __m128i shift;
     const uint32_t *tab;
 } qt_vec;
@@ -32,6 +32,7 @@ TR_AVX512 static qt_vec qt_vec_of(const tr_qtable *t) {
                     .within = _mm512_set1_epi32((int)((1u << t->shift) - 1)),
                     .low8 = _mm512_set1_epi32(0xff),
                     .one = _mm512_set1_epi32(1),
+                    .nneg = _mm512_set1_epi32(t->nneg),
                     .shift = _mm_cvtsi32_si128((int)t->shift),
                     .tab = t->tab};
 }
@@ -111,9 +112,10 @@ TR_AVX512 static void block_avx512(const tr_optim *o, const tr_step_consts *k, s
     for (size_t j = 0; j < TR_BNB_BLOCK; j += 16) {
         __m512 mj = _mm512_load_ps(m + j);
         __m512i r = qt_lookup(&t1, _mm512_div_ps(mj, vm1));
-        /* the code's value has the other sign than m: one code toward m */
-        __m512i qv = _mm512_castps_si512(_mm512_i32gather_ps(r, o->qmap1, 4));
-        __mmask16 flip = _mm512_test_epi32_mask(_mm512_xor_si512(qv, _mm512_castps_si512(mj)), sign);
+        /* the code's value has the other sign than m: one code toward m (the codes with
+         * the sign bit are those below nneg) */
+        __mmask16 mneg = _mm512_test_epi32_mask(_mm512_castps_si512(mj), sign);
+        __mmask16 flip = _mm512_cmplt_epi32_mask(r, t1.nneg) ^ mneg;
         __mmask16 pos = _mm512_cmp_ps_mask(mj, zero, _CMP_GT_OQ);
         r = _mm512_mask_add_epi32(r, flip & pos, r, t1.one);
         r = _mm512_mask_sub_epi32(r, flip & (__mmask16)~pos, r, t1.one);

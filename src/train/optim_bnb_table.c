@@ -114,6 +114,8 @@ void tr_qtable_build(tr_qtable *t, const float code[256]) {
         if (c < 256 && k[c] < end) off = (uint32_t)(k[c] - start), c++;
         t->tab[b] = base | off << 8;
     }
+    t->nneg = 0; /* sorted: the negatives, then at most one zero (-0 counts), then positives */
+    for (int i = 0; i < 256; i++) t->nneg += signbit(code[i]) != 0;
     t->mb0 = mb0;
     t->klo = (int32_t)klo;
     t->khi = (int32_t)khi;

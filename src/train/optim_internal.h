@@ -29,6 +29,7 @@ typedef struct {
     uint32_t mb0;     /* magnitudes (float bits) below this collapse onto it */
     uint32_t shift;   /* bucket = (key - klo) >> shift */
     int32_t klo, khi; /* keys are clamped to [klo, khi] (constant codes outside) */
+    int32_t nneg;     /* codes with the sign bit set: exactly those below this index (sorted) */
     bool ok;
 } tr_qtable;
 
@@ -59,9 +60,10 @@ void tr_quantize_many(bool simd, const float code[256], const float *x, size_t n
 
 /* The 8-bit block kernels, all giving the same bits: the reference binary search (also the
  * fallback for maps without a table; NEWT_BNB_QUANT=search selects it, for comparisons), the
- * table lookup in portable C, and the table lookup with the whole block in AVX-512 (when the
- * CPU has AVX-512F and NEWT_SIMD is not "portable"). */
-typedef enum { TR_BNB_SEARCH, TR_BNB_TABLE, TR_BNB_AVX512 } tr_bnb_kernel;
+ * table lookup in portable C (NEWT_SIMD=portable), and the table lookup with the whole block
+ * in AVX-512 (CPUs with AVX-512F) or AVX2 (the others with AVX2 + FMA; NEWT_SIMD=avx2 picks
+ * it on AVX-512 CPUs too). */
+typedef enum { TR_BNB_SEARCH, TR_BNB_TABLE, TR_BNB_AVX2, TR_BNB_AVX512 } tr_bnb_kernel;
 
 /* The scalars of one update (after o->step was advanced), computed once per step. */
 typedef struct {
@@ -81,13 +83,16 @@ void tr_bnb_consts(const tr_optim *o, double lr, tr_step_consts *k);
  * gives the same bits. */
 void tr_step_range(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
                    const float *g);
-/* Block blk (a full one) of 8-bit parameter pi by the AVX-512 kernel (optim_bnb_avx512.c);
- * false when it was not built in (then nothing is done). */
+/* Block blk (a full one) of 8-bit parameter pi by the AVX-512 kernel (optim_bnb_avx512.c) or
+ * the AVX2 one (optim_bnb_avx2.c); false when it was not built in (then nothing is done). */
 bool tr_bnb8_block_avx512(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t blk,
                           const float *gb);
+bool tr_bnb8_block_avx2(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t blk,
+                        const float *gb);
 /* The AVX-512 lookup of x[0..n) (n a multiple of 16), for tests; false (nothing done) where
  * the CPU or the build lacks AVX-512F. */
 bool tr_qtable_quantize_avx512(const tr_qtable *t, const float *x, size_t n, uint8_t *out);
+bool tr_qtable_quantize_avx2(const tr_qtable *t, const float *x, size_t n, uint8_t *out); /* n % 8 == 0 */
 void tr_bnb_apply(const tr_optim *o, const tr_step_consts *k, size_t pi, size_t start, size_t n,
                   const float *g);
 

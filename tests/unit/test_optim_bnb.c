@@ -30,20 +30,23 @@ typedef struct {
     const tr_qtable *t;
     float x[4096];
     size_t n, checked, bad;
+    bool vec, vec2; /* the AVX-512 / AVX2 lookups ran (CPU permitting) */
 } checker;
 
 static void flush(checker *c) {
-    uint8_t q[4096];
+    uint8_t q[4096], q2[4096];
     size_t nv = c->n / 16 * 16;
     bool vec = tr_qtable_quantize_avx512(c->t, c->x, nv, q);
+    bool vec2 = tr_qtable_quantize_avx2(c->t, c->x, nv, q2);
+    c->vec |= vec, c->vec2 |= vec2;
     for (size_t j = 0; j < c->n; j++) {
         uint8_t want = tn_qmap_quantize(c->map, c->x[j]), got = tr_qtable_quantize(c->t, c->x[j]);
-        bool ok = got == want && (!vec || j >= nv || q[j] == want);
+        bool ok = got == want && (!vec || j >= nv || q[j] == want) && (!vec2 || j >= nv || q2[j] == want);
         uint32_t u;
         memcpy(&u, &c->x[j], 4);
         if (!ok && c->bad++ < 5)
-            fprintf(stderr, "  x=%a (%08x): reference %d, table %d, avx512 %d\n", c->x[j],
-                    (unsigned)u, want, got, vec && j < nv ? q[j] : -1);
+            fprintf(stderr, "  x=%a (%08x): reference %d, table %d, avx512 %d, avx2 %d\n", c->x[j],
+                    (unsigned)u, want, got, vec && j < nv ? q[j] : -1, vec2 && j < nv ? q2[j] : -1);
     }
     c->checked += c->n;
     c->n = 0;
@@ -96,8 +99,8 @@ static void check_map(const float map[256], const char *what, uint32_t stride) {
     checker *c = nt_xcalloc(1, sizeof *c);
     c->map = map, c->t = &t;
     sweep(c, stride);
-    printf("  %s: %zu values, %zu differ (table shift %u, mb0 %08x)\n", what, c->checked, c->bad,
-           t.shift, t.mb0);
+    printf("  %s: %zu values, %zu differ (table shift %u, mb0 %08x; avx512 %s, avx2 %s)\n", what,
+           c->checked, c->bad, t.shift, t.mb0, c->vec ? "checked" : "n/a", c->vec2 ? "checked" : "n/a");
     CHECK_MSG(c->bad == 0, "%s: %zu of %zu differ", what, c->bad, c->checked);
     free(c);
     tr_qtable_free(&t);
@@ -228,14 +231,16 @@ static bool same_run(const run *a, const run *b) {
 }
 
 TEST(block_kernels_agree_on_special_gradients) {
-    run ref = {0}, tab = {0}, def = {0};
+    run ref = {0}, tab = {0}, def = {0}, a2 = {0};
     run_kernel(&ref, NULL, "search");
     run_kernel(&tab, "portable", NULL);
     run_kernel(&def, NULL, NULL);
-    if (ref.o && tab.o && def.o) {
+    run_kernel(&a2, "avx2", NULL);
+    if (ref.o && tab.o && def.o && a2.o) {
         CHECK_EQ_INT(ref.o->qt1.ok && ref.o->qt2.ok, 1);
         CHECK_MSG(same_run(&ref, &tab), "portable table kernel differs from the search");
         CHECK_MSG(same_run(&ref, &def), "default (AVX-512 where available) kernel differs");
+        CHECK_MSG(same_run(&ref, &a2), "AVX2 kernel differs");
         /* the all-zero block, by hand: absmax 0, so m/absmax = 0/0 = NaN, whose code is 0
          * (-0.99); its sign differs from m = +0, and m > 0 is false: code 0 - 1 = 255. v:
          * NaN -> code 0 (no sign rule). */
@@ -246,7 +251,7 @@ TEST(block_kernels_agree_on_special_gradients) {
         CHECK_EQ_INT(n255, 256);
         CHECK_EQ_INT(n0, 256);
     }
-    run_free(&ref), run_free(&tab), run_free(&def);
+    run_free(&ref), run_free(&tab), run_free(&def), run_free(&a2);
 }
 
 TEST_MAIN()
