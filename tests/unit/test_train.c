@@ -278,6 +278,10 @@ static void check_resume(const char *name, const char *extra, const char *weight
 }
 
 TEST(fft_resume_is_bit_identical) { check_resume("ckfft", "", "model.safetensors"); }
+/* 8-bit AdamW: codes, absmaxes and maps saved and loaded (the lookup tables rebuilt) */
+TEST(fft_resume_is_bit_identical_adamw_8bit) {
+    check_resume("ckfft8", "optimizer: adamw_bnb_8bit\n", "model.safetensors");
+}
 TEST(lora_resume_is_bit_identical) {
     check_resume("cklora", "adapter: lora\nlora_r: 4\nlora_target_linear: true\nlora_modules_to_save: [lm_head]\n",
                  "adapter_model.safetensors");
