@@ -1,5 +1,5 @@
 /* One full 256-block of bnb's 8-bit AdamW (optim_bnb.c, bnb8_block) with AVX-512F, 16 lanes
- * at a time: dequantize (gathers from the 1 KiB maps), update, absmax, parameter update, and
+ * at a time: dequantize (the 1 KiB maps in registers), update, absmax, parameter update, and
  * the requantization by the lookup tables (tr_qtable; one gather per 16 values instead of
  * the search's seven dependent levels). Every float operation is the scalar kernel's, in
  * its order (no FMA contraction), and IEEE-exact per lane, so the bits are the same:
@@ -62,6 +62,28 @@ TR_AVX512 static inline void update_p(float *p, __m512 m, __m512 v, __mmask16 fi
     _mm512_storeu_ps(p, _mm512_mask_mov_ps(p0, fin, np));
 }
 
+/* out[j] = map[q[j]] for a block, without gathers (a 16-lane gather costs more than the eight
+ * permutes and seven blends here): the 1 KiB map held in 16 registers, each 32-entry pair
+ * indexed by the code's low 5 bits (vpermt2ps), the pair picked by bits 5, 6, 7. */
+#define PAIR(k) _mm512_permutex2var_ps(t##k##a, c, t##k##b)
+#define LOADPAIR(k) __m512 t##k##a = _mm512_loadu_ps(map + 32 * k), t##k##b = _mm512_loadu_ps(map + 32 * k + 16)
+TR_AVX512 static void dequant_block(const float *map, const uint8_t *q, float *out) {
+    LOADPAIR(0); LOADPAIR(1); LOADPAIR(2); LOADPAIR(3);
+    LOADPAIR(4); LOADPAIR(5); LOADPAIR(6); LOADPAIR(7);
+    __m512i b5 = _mm512_set1_epi32(32), b6 = _mm512_set1_epi32(64), b7 = _mm512_set1_epi32(128);
+    for (size_t j = 0; j < TR_BNB_BLOCK; j += 16) {
+        __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + j)));
+        __mmask16 m5 = _mm512_test_epi32_mask(c, b5), m6 = _mm512_test_epi32_mask(c, b6);
+        __m512 r0 = _mm512_mask_mov_ps(_mm512_mask_mov_ps(PAIR(0), m5, PAIR(1)), m6,
+                                       _mm512_mask_mov_ps(PAIR(2), m5, PAIR(3)));
+        __m512 r1 = _mm512_mask_mov_ps(_mm512_mask_mov_ps(PAIR(4), m5, PAIR(5)), m6,
+                                       _mm512_mask_mov_ps(PAIR(6), m5, PAIR(7)));
+        _mm512_store_ps(out + j, _mm512_mask_mov_ps(r0, _mm512_test_epi32_mask(c, b7), r1));
+    }
+}
+#undef PAIR
+#undef LOADPAIR
+
 /* New m and v of the block into m, v; the parameters updated; the absmaxes returned. */
 TR_AVX512 static void update_block(const tr_optim *o, const tr_step_consts *k, size_t pi,
                                    size_t blk, const float *gb, float *m, float *v, float mx[2]) {
@@ -76,12 +98,13 @@ TR_AVX512 static void update_block(const tr_optim *o, const tr_step_consts *k, s
     __m512 ss = _mm512_set1_ps(k->step_size), c2eps = _mm512_set1_ps(k->c2 * eps);
     __m512 keep = _mm512_set1_ps(1.0f - k->lr_f * wd), fmax = _mm512_set1_ps(FLT_MAX);
     __m512 max1 = _mm512_setzero_ps(), max2 = _mm512_setzero_ps();
+    _Alignas(64) float dq1[TR_BNB_BLOCK], dq2[TR_BNB_BLOCK];
+    dequant_block(o->qmap1, s->q1 + start, dq1);
+    dequant_block(o->qmap2, s->q2 + start, dq2);
     for (size_t j = 0; j < TR_BNB_BLOCK; j += 16) {
         __m512 g = _mm512_loadu_ps(gb + j);
-        __m512i c1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(s->q1 + start + j)));
-        __m512i c2 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(s->q2 + start + j)));
         __mmask16 fin = _mm512_cmp_ps_mask(_mm512_abs_ps(g), fmax, _CMP_LE_OQ);
-        __m512 d2 = _mm512_i32gather_ps(c2, o->qmap2, 4), d1 = _mm512_i32gather_ps(c1, o->qmap1, 4);
+        __m512 d2 = _mm512_load_ps(dq2 + j), d1 = _mm512_load_ps(dq1 + j);
         __m512 vj = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(d2, va2), vb2),
                                   _mm512_mul_ps(_mm512_mul_ps(vw2, g), g));
         __m512 mj = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(d1, va1), vb1), _mm512_mul_ps(vw1, g));
