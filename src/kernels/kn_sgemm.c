@@ -70,7 +70,7 @@ static void pack_b_block(const job *j, int64_t k0, int64_t kc, int64_t n0, int64
                          float *pb, int tid, int nt) {
     int64_t np = (nc + KN_NR - 1) / KN_NR;
     float *tmp = j->W->kind == KN_W_F32 || j->tb == KN_N
-                     ? NULL : nt_tls_scratch(SLOT_T, (size_t)kc * sizeof(float));
+                     ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * kc) * sizeof(float));
     for (int64_t p = tid; p < np; p += nt) {
         int64_t nr = nc - p * KN_NR < KN_NR ? nc - p * KN_NR : KN_NR;
         kn_pack_b_panel(j->W, j->tb, k0, kc, n0 + p * KN_NR, nr, pb + p * KN_NR * kc, tmp);

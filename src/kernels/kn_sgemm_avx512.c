@@ -79,18 +79,53 @@ KN_AVX512 static void pack_a_t(const float *A, int64_t lda, int64_t i0, int64_t 
         _mm512_mask_storeu_ps(dst, st, _mm512_maskz_loadu_ps(ld, src));
 }
 
-/* op(A) = A: row r of the panel is contiguous in A; written down a column of the panel. */
+/* In-register transpose of 16 rows of 16 floats: pairs interleaved, then 4-row groups
+ * within 128-bit lanes, then lanes exchanged. */
+KN_AVX512 static void tr16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) { /* u[g + c]: rows g..g+3 of column c of each lane */
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+        __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        __m512 y1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+}
+
+/* dst[k·ldd + j] = rows[j][k] for k < kc, j < 16 (stores masked by smask); a NULL row is
+ * zeros. Transposes 16×16 tiles in registers instead of scattering single floats. */
+KN_AVX512 static void tr_pack(const float *const rows[16], int64_t kc, float *dst, int64_t ldd,
+                              __mmask16 smask) {
+    for (int64_t k = 0; k < kc; k += 16) {
+        int64_t kr = kc - k < 16 ? kc - k : 16;
+        __mmask16 lm = mask_of(kr);
+        __m512 r[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = rows[j] ? _mm512_maskz_loadu_ps(lm, rows[j] + k) : _mm512_setzero_ps();
+        tr16(r);
+        for (int64_t kk = 0; kk < kr; kk++) _mm512_mask_storeu_ps(dst + (k + kk) * ldd, smask, r[kk]);
+    }
+}
+
+/* op(A) = A: the panel's rows are contiguous in A; transposed 16 k steps at a time. */
 static void pack_a_n(const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0, int64_t kc,
                      float *dst) {
-    for (int64_t r = 0; r < KN_MR; r++) {
-        float *d = dst + r;
-        if (r >= mr) {
-            for (int64_t k = 0; k < kc; k++) d[k * KN_MR] = 0.0f;
-            continue;
-        }
-        const float *src = A + (i0 + r) * lda + k0;
-        for (int64_t k = 0; k < kc; k++) d[k * KN_MR] = src[k];
-    }
+    const float *rows[16] = {0};
+    for (int64_t r = 0; r < mr; r++) rows[r] = A + (i0 + r) * lda + k0;
+    tr_pack(rows, kc, dst, KN_MR, mask_of(KN_MR));
 }
 
 void kn_pack_a(const float *A, int64_t lda, kn_trans ta, int64_t i0, int64_t mc, int64_t k0,
@@ -120,24 +155,22 @@ KN_AVX512 static void pack_b_rows(const kn_wsrc *W, int64_t k0, int64_t kc, int6
     }
 }
 
-/* op(W) = Wᵀ (W is [N, K]): column j of the panel is a row segment of W (decoded into tmp
- * first when compact), transposed into the panel. */
+/* op(W) = Wᵀ (W is [N, K]): column j of the panel is a row segment of W (compact rows are
+ * decoded into tmp first, 16·kc floats), transposed 16 columns at a time. */
 static void pack_b_cols(const kn_wsrc *W, int64_t k0, int64_t kc, int64_t n0, int64_t nr,
                         float *dst, float *tmp) {
-    for (int64_t j = 0; j < KN_NR; j++) {
-        float *d = dst + j;
-        if (j >= nr) {
-            for (int64_t k = 0; k < kc; k++) d[k * KN_NR] = 0.0f;
-            continue;
+    for (int h = 0; h < KN_NR / 16; h++) {
+        const float *rows[16] = {0};
+        for (int64_t j = 0; j < 16 && 16 * h + j < nr; j++) {
+            int64_t n = n0 + 16 * h + j;
+            if (W->kind == KN_W_F32) {
+                rows[j] = W->f32 + W->off + n * W->ld + k0;
+            } else {
+                kn_w_row_seg(W, n, k0, kc, tmp + j * kc, true);
+                rows[j] = tmp + j * kc;
+            }
         }
-        const float *src;
-        if (W->kind == KN_W_F32) {
-            src = W->f32 + W->off + (n0 + j) * W->ld + k0;
-        } else {
-            kn_w_row_seg(W, n0 + j, k0, kc, tmp, true);
-            src = tmp;
-        }
-        for (int64_t k = 0; k < kc; k++) d[k * KN_NR] = src[k];
+        tr_pack(rows, kc, dst + 16 * h, KN_NR, 0xFFFF);
     }
 }
 

@@ -43,7 +43,7 @@ bool kn_sgemm_cpu_ok(void);
 
 void kn_pack_a(const float *A, int64_t lda, kn_trans ta, int64_t i0, int64_t mc, int64_t k0,
                int64_t kc, float *dst);
-/* One NR-wide micro-panel of op(W) columns [n0, n0+nr) × rows [k0, k0+kc); tmp: NR·kc floats
+/* One NR-wide micro-panel of op(W) columns [n0, n0+nr) × rows [k0, k0+kc); tmp: 16·kc floats
  * (transposed compact sources are decoded there first). */
 void kn_pack_b_panel(const kn_wsrc *W, kn_trans tb, int64_t k0, int64_t kc, int64_t n0,
                      int64_t nr, float *dst, float *tmp);

@@ -59,7 +59,6 @@ static int make_setup(setup *s) { return make_setup_v(s, 0); }
 static m4_model *make_model(const setup *s, nt_err *err) {
     m4_model *m = NULL;
     if (m4_model_new(&s->cfg, NULL, &m, err)) return NULL;
-    m->tile_floats = 3 * 64; /* a few rows per tile */
     uint32_t st = 12345;
     for (size_t i = 0; i < m4_model_num_params(m); i++) {
         const m4_param_info *p = m4_model_param(m, i);
