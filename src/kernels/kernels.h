@@ -44,7 +44,7 @@ typedef struct {
     const float *f32;
     const uint16_t *bf16;
     const uint8_t *packed;                 /* NF4 */
-    int64_t blocksize;                     /* power of two ≥ 32 */
+    int64_t blocksize;                     /* elements per absmax (bnb: 64 … 4096) */
     const float *quant_map;                /* [16] */
     const float *absmax;                   /* [nblocks], NULL under double quant */
     const uint8_t *absmax_q;               /* double quant */

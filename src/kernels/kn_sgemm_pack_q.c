@@ -61,6 +61,10 @@ KN_AVX512 static void nf4_decode32(const kn_wsrc *W, int64_t e, float *dst) {
 }
 
 KN_AVX512 static void nf4_avx512(const kn_wsrc *W, int64_t e, int64_t n, float *dst) {
+    if (W->blocksize % 32) { /* 32-value steps would straddle blocks (bnb's sizes never do) */
+        for (int64_t i = 0; i < n; i++) dst[i] = nf4_at(W, e + i);
+        return;
+    }
     while (n > 0 && (e & 31)) *dst++ = nf4_at(W, e++), n--;
     for (; n >= 32; n -= 32, e += 32, dst += 32) nf4_decode32(W, e, dst);
     for (int64_t i = 0; i < n; i++) dst[i] = nf4_at(W, e + i);
