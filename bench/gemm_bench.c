@@ -3,9 +3,14 @@
  * kn_sgemm_w packing straight from the compact storage vs the f32 own kernel vs the old path
  * (dequantize 1 Mi-float tiles + OpenBLAS). Each figure is the median of REPS runs of at least
  * MIN_S seconds each, the contenders alternating run by run so they see the same load.
+ * GEMM_BENCH_CLOCK=cpu measures process CPU time divided by the thread count instead of wall
+ * time: on a machine shared with other jobs a run that gets descheduled is not charged for the
+ * time it waited (exact for 1 thread; with 2, a thread spinning at a barrier while its partner
+ * waits for a core is still charged, to both contenders alike).
  * Usage: build/release/bench/gemm_bench [min_seconds=0.2] [reps=5] */
 #include <cblas.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +44,14 @@ static const shape shapes[] = {
     {"mla kv_b fwd  NT", KN_N, KN_T, 512, 1024, 64},
 };
 
+static bool g_cpu_clock;
+static int g_threads = 1;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    clock_gettime(g_cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return g_cpu_clock ? t / g_threads : t;
 }
 
 typedef void (*gemm_fn)(const shape *s, const void *ctx);
@@ -115,6 +124,7 @@ static float *randf(int64_t n) {
 }
 
 static void set_threads(int t) {
+    g_threads = t;
     omp_set_num_threads(t);
     openblas_set_num_threads(t);
 }
@@ -206,9 +216,12 @@ int main(int argc, char **argv) {
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     if (reps < 1 || reps > 31) reps = 5;
     const char *only = getenv("GEMM_BENCH_ONLY"); /* "f32" or "compact" */
+    const char *clk = getenv("GEMM_BENCH_CLOCK");
+    g_cpu_clock = clk && !strcmp(clk, "cpu");
     nt_threads_init(2);
     kn_sgemm_force_blas(false);
-    printf("kn_sgemm implementation: %s\n", kn_sgemm_impl());
+    printf("kn_sgemm implementation: %s; clock: %s\n", kn_sgemm_impl(),
+           g_cpu_clock ? "process CPU time / threads" : "wall");
     if (!only || !strcmp(only, "f32")) bench_f32(min_s, reps);
     if (!only || !strcmp(only, "compact")) bench_compact(min_s, reps);
     return 0;

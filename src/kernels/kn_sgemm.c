@@ -1,13 +1,13 @@
 /* SGEMM driver: dispatch (own AVX-512 kernel or OpenBLAS), the GotoBLAS loop nest and the
  * thread split.
  *
- * Loop nest: jc over N in NC columns → pc over K in KC steps (op(B) block packed once, shared
- * by the team) → ic over M in MC rows (op(A) block packed per thread) → micro-panels. Sizes
+ * Loop nest: jc over N in NC columns → pc over K in KC steps (op(B) block packed) → ic over M
+ * in MC rows (op(A) block packed) → micro-panels. Threads split C (run_share). Sizes
  * for Zen 5 (L1d 48 KiB, L2 1 MiB per core):
  *   KC ≤ 256: a B micro-panel (KC·NR floats = 32 KiB) stays in L1 while the A micro-panels
  *             stream past it;
  *   MC = 192: the A block (MC·KC = 192 KiB) stays in L2;
- *   NC = 4096: the shared B block (4 MiB) lives in L3.
+ *   NC = 4096: the B block (4 MiB) lives in L3.
  * K is cut into equal blocks of at most KC (K = 512: two of 256) and never split across
  * threads: every C element is summed in the same order whatever the thread count or split,
  * so results are bitwise reproducible. */
@@ -66,64 +66,59 @@ static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta) {
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
-static void pack_b_block(const job *j, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
-                         float *pb, int tid, int nt) {
-    int64_t np = (nc + KN_NR - 1) / KN_NR;
+/* The GotoBLAS loop nest on the block C[m0:m1, n0:n1], on the calling thread alone. */
+static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
+    float *pb = nt_tls_scratch(SLOT_B, (size_t)((ncmax + KN_NR) * j->kc_max) * sizeof(float));
+    float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * j->kc_max) * sizeof(float));
     float *tmp = j->W->kind == KN_W_F32 || j->tb == KN_N
-                     ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * kc) * sizeof(float));
-    for (int64_t p = tid; p < np; p += nt) {
-        int64_t nr = nc - p * KN_NR < KN_NR ? nc - p * KN_NR : KN_NR;
-        kn_pack_b_panel(j->W, j->tb, k0, kc, n0 + p * KN_NR, nr, pb + p * KN_NR * kc, tmp);
-    }
-}
-
-/* This thread's share of one packed B block: either every M block over a slice of the
- * panels (N split, when there are enough panels) or whole rows of M blocks (M split). */
-static void compute_block(const job *j, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
-                          const float *pb, kn_cupd u, int tid, int nt) {
-    int64_t np = (nc + KN_NR - 1) / KN_NR, nmb = (j->M + MC - 1) / MC;
-    bool nsplit = np >= 2 * (int64_t)nt || nmb < nt;
-    int64_t p0 = nsplit ? np * tid / nt : 0, p1 = nsplit ? np * (tid + 1) / nt : np;
-    if (p0 >= p1) return;
-    float *pa = nt_tls_scratch(SLOT_A, (size_t)MC * kc * sizeof(float));
-    for (int64_t b = nsplit ? 0 : tid; b < nmb; b += nsplit ? 1 : nt) {
-        int64_t i0 = b * MC, mc = j->M - i0 < MC ? j->M - i0 : MC;
-        kn_pack_a(j->A, j->lda, j->ta, i0, mc, k0, kc, pa);
-        kn_macro(pa, pb, mc, p0, p1, nc, kc, j->C + i0 * j->ldc + n0, j->ldc, u);
-    }
-}
-
-static void run(const job *j, float *pb, int tid, int nt) {
-    for (int64_t n0 = 0; n0 < j->N; n0 += NC) {
-        int64_t nc = j->N - n0 < NC ? j->N - n0 : NC;
+                     ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * j->kc_max) * sizeof(float));
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC, np = (nc + KN_NR - 1) / KN_NR;
         for (int64_t kb = 0; kb < j->nkb; kb++) {
             int64_t k0 = kb * j->kc_max, kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
             kn_cupd u = {j->alpha, kb ? 1.0f : j->beta, kb == 0 && j->beta == 0.0f};
-            if (nt > 1) {
-#pragma omp barrier
+            for (int64_t p = 0; p < np; p++) {
+                int64_t nr = nc - p * KN_NR < KN_NR ? nc - p * KN_NR : KN_NR;
+                kn_pack_b_panel(j->W, j->tb, k0, kc, jc + p * KN_NR, nr, pb + p * KN_NR * kc, tmp);
             }
-            pack_b_block(j, k0, kc, n0, nc, pb, tid, nt);
-            if (nt > 1) {
-#pragma omp barrier
+            for (int64_t i0 = m0; i0 < m1; i0 += MC) {
+                int64_t mc = m1 - i0 < MC ? m1 - i0 : MC;
+                kn_pack_a(j->A, j->lda, j->ta, i0, mc, k0, kc, pa);
+                kn_macro(pa, pb, mc, 0, np, nc, kc, j->C + i0 * j->ldc + jc, j->ldc, u);
             }
-            compute_block(j, k0, kc, n0, nc, pb, u, tid, nt);
         }
     }
+}
+
+/* Thread t of nt takes a contiguous share of C's columns (whole NR panels) when M ≤ N, else
+ * of its rows (whole MR tiles), and runs the full loop nest on it with its own packing: no
+ * barrier at all, only the fork and join. The duplicated packing (op(A) per thread for a
+ * column split, op(B) for a row split) is the smaller operand's, at most 1/(share) of the
+ * work. No shared buffers also means a thread descheduled by other load never stalls its
+ * partners mid-GEMM, which on a busy machine cost 2-4x against a shared-B-panel split. */
+static void run_share(const job *j, int t, int nt) {
+    bool cols = j->M <= j->N;
+    int64_t unit = cols ? KN_NR : KN_MR, len = cols ? j->N : j->M;
+    int64_t units = (len + unit - 1) / unit;
+    int64_t lo = units * t / nt * unit, hi = units * (t + 1) / nt * unit;
+    if (hi > len) hi = len;
+    if (lo >= hi) return;
+    if (cols) run_block(j, 0, j->M, lo, hi);
+    else run_block(j, lo, hi, 0, j->N);
 }
 
 static void own_gemm(job *j) {
     j->nkb = (j->K + KC_MAX - 1) / KC_MAX;
     j->kc_max = (j->K + j->nkb - 1) / j->nkb;
-    int64_t ncp = (j->N < NC ? j->N : NC) + KN_NR;
-    float *pb = nt_tls_scratch(SLOT_B, (size_t)(ncp * j->kc_max) * sizeof(float));
     double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
     int nt = omp_in_parallel() || flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads();
     if (nt == 1) {
-        run(j, pb, 0, 1);
+        run_block(j, 0, j->M, 0, j->N);
         return;
     }
 #pragma omp parallel num_threads(nt)
-    run(j, pb, omp_get_thread_num(), omp_get_num_threads());
+    run_share(j, omp_get_thread_num(), omp_get_num_threads());
 }
 
 void kn_sgemm_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
