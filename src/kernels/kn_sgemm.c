@@ -74,8 +74,8 @@ static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t 
     int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
     float *pb = nt_tls_scratch(SLOT_B, (size_t)((ncmax + KN_NR) * j->kc_max) * sizeof(float));
     float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * j->kc_max) * sizeof(float));
-    float *tmp = j->W->kind == KN_W_F32 || j->tb == KN_N
-                     ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * j->kc_max) * sizeof(float));
+    float *tmp = j->tb == KN_N ? NULL
+                               : nt_tls_scratch(SLOT_T, (size_t)(16 * j->kc_max) * sizeof(float));
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC, np = (nc + KN_NR - 1) / KN_NR;
         for (int64_t kb = 0; kb < j->nkb; kb++) {
