@@ -80,9 +80,9 @@ static void run_w(const shape *s, const void *ctx) {
                0.0f, b->C, s->N);
 }
 static void run_w_tiles(const shape *s, const void *ctx) {
-    kn_sgemm_force_blas(true);
+    setenv("NEWT_GEMM", "blas", 1);
     run_w(s, ctx);
-    kn_sgemm_force_blas(false);
+    unsetenv("NEWT_GEMM");
 }
 
 static double gflops_once(gemm_fn f, const shape *s, const void *ctx, double min_s) {
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
     const char *clk = getenv("GEMM_BENCH_CLOCK");
     g_cpu_clock = clk && !strcmp(clk, "cpu");
     nt_threads_init(2);
-    kn_sgemm_force_blas(false);
+    unsetenv("NEWT_GEMM");
     printf("kn_sgemm implementation: %s; clock: %s\n", kn_sgemm_impl(),
            g_cpu_clock ? "process CPU time / threads" : "wall");
     if (!only || !strcmp(only, "f32")) bench_f32(min_s, reps);

@@ -59,11 +59,9 @@ typedef struct {
 void kn_sgemm_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, const kn_wsrc *W, float beta, float *C, int64_t ldc);
 
-/* Which implementation kn_sgemm uses now: "avx512" or "blas". kn_sgemm_force_blas(true)
- * selects OpenBLAS for every later call (what NEWT_GEMM=blas does at start-up); tests and
- * benchmarks use it to compare both paths in one process. */
+/* Which implementation kn_sgemm uses now: "avx512" or "blas" (NEWT_GEMM=blas in the
+ * environment, read at every call, or a CPU without AVX-512). */
 const char *kn_sgemm_impl(void);
-void kn_sgemm_force_blas(bool on);
 
 /* ---- GEMM / linear (kn_gemm.c) ---- */
 

@@ -44,24 +44,14 @@ typedef struct {
     int64_t nkb, kc_max; /* K blocks and their size (the last may be shorter) */
 } job;
 
-static int g_impl = -1; /* -1 unknown, 0 blas, 1 avx512 */
-
+/* 1: own kernel, 0: OpenBLAS. Read on every call (no cached global: getenv costs well under
+ * a microsecond, nothing next to a GEMM), so tests and benchmarks can switch with setenv. */
 static int impl(void) {
-    int v = __atomic_load_n(&g_impl, __ATOMIC_RELAXED);
-    if (v >= 0) return v;
     const char *env = getenv("NEWT_GEMM");
-    v = (env && strcmp(env, "blas") == 0) || !kn_sgemm_cpu_ok() ? 0 : 1;
-    __atomic_store_n(&g_impl, v, __ATOMIC_RELAXED);
-    return v;
+    return (env && strcmp(env, "blas") == 0) || !kn_sgemm_cpu_ok() ? 0 : 1;
 }
 
 const char *kn_sgemm_impl(void) { return impl() ? "avx512" : "blas"; }
-
-void kn_sgemm_force_blas(bool on) {
-    __atomic_store_n(&g_impl, -1, __ATOMIC_RELAXED);
-    if (on) __atomic_store_n(&g_impl, 0, __ATOMIC_RELAXED);
-    else impl();
-}
 
 /* C = beta·C for the degenerate K == 0 / alpha == 0 cases. */
 static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta) {

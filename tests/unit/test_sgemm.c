@@ -294,7 +294,7 @@ TEST(compact_bf16_and_nf4_weights) {
 }
 
 TEST(blas_path_same_semantics) {
-    kn_sgemm_force_blas(true);
+    setenv("NEWT_GEMM", "blas", 1);
     CHECK_EQ_STR(kn_sgemm_impl(), "blas");
     srand(13);
     kt_seed(8);
@@ -312,16 +312,14 @@ TEST(blas_path_same_semantics) {
     wsrc_bf16(&b, 50, 70);
     bad += compact_suite(&b, 50, 70);
     wsrc_free(&b);
-    kn_sgemm_force_blas(false);
+    unsetenv("NEWT_GEMM");
     CHECK_EQ_INT(bad, 0);
 }
 
 TEST(newt_gemm_env_selects_blas) {
     setenv("NEWT_GEMM", "blas", 1);
-    kn_sgemm_force_blas(false); /* re-reads the environment */
     CHECK_EQ_STR(kn_sgemm_impl(), "blas");
     unsetenv("NEWT_GEMM");
-    kn_sgemm_force_blas(false);
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) SKIP("no AVX-512 on this CPU");
     CHECK_EQ_STR(kn_sgemm_impl(), "avx512");
