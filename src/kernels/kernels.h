@@ -9,13 +9,59 @@
  *   - forwards write (=) their outputs unless a parameter says to accumulate;
  *   - no kernel allocates: scratch comes from the caller (sizes documented per function);
  *   - "linear" means PyTorch's y = x·Wᵀ with W stored [out, in].
- * Threads: OpenMP inside the kernels, OpenBLAS (OpenMP build) for the GEMMs, one pool. */
+ * Threads: OpenMP inside the kernels and newt's own GEMM (OpenBLAS, OpenMP build, as the
+ * fallback), one pool. */
 #ifndef NEWT_KERNELS_KERNELS_H
 #define NEWT_KERNELS_KERNELS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- SGEMM (kn_sgemm*.c) ----
+ * C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, row-major, exactly cblas_sgemm(CblasRowMajor,
+ * ...) semantics: op(X) = X (KN_N) or Xᵀ (KN_T); lda/ldb/ldc are row strides of the stored
+ * matrices; beta == 0 means C is not read (NaN in C is overwritten). On CPUs with AVX-512
+ * newt's own packed kernel runs (OpenMP team when called outside a parallel region, the
+ * calling thread alone inside one); elsewhere, or with NEWT_GEMM=blas in the environment,
+ * OpenBLAS. Results are bitwise identical for a given shape whatever the thread count. */
+typedef enum { KN_N = 0, KN_T = 1 } kn_trans;
+
+void kn_sgemm(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc);
+
+/* A weight matrix W (the B operand of a linear layer) in f32, bf16 or NF4 storage. Element
+ * (r, c) of W is element off + r·ld + c of the flat storage. NF4 is bitsandbytes' layout
+ * (tensor/nf4.h): flat element e has code (packed[e/2] >> 4 for even e, & 15 for odd) and
+ * value quant_map[code] · absmax(e / blocksize), where absmax(b) = absmax[b], or under double
+ * quant nested_quant_map[absmax_q[b]] · nested_absmax[b / nested_blocksize] + nested_offset
+ * (each product and sum rounded in f32, as tn_nf4_block_absmax does). */
+typedef enum { KN_W_F32, KN_W_BF16, KN_W_NF4 } kn_wkind;
+typedef struct {
+    kn_wkind kind;
+    int64_t off, ld;
+    const float *f32;
+    const uint16_t *bf16;
+    const uint8_t *packed;                 /* NF4 */
+    int64_t blocksize;                     /* elements per absmax (bnb: 64 … 4096) */
+    const float *quant_map;                /* [16] */
+    const float *absmax;                   /* [nblocks], NULL under double quant */
+    const uint8_t *absmax_q;               /* double quant */
+    const float *nested_absmax, *nested_quant_map;
+    int64_t nested_blocksize;
+    float nested_offset;
+} kn_wsrc;
+
+/* kn_sgemm with op(B) = op(W): tb = KN_T reads W as [N, K] (forward y = x·Wᵀ), KN_N as [K, N]
+ * (backward dx = dy·W). Compact W is dequantized straight into the packed panels (no f32 copy
+ * of W); each value is bit-identical to tensor/'s dequantization. */
+void kn_sgemm_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const kn_wsrc *W, float beta, float *C, int64_t ldc);
+
+/* Which implementation kn_sgemm uses now: "avx512" or "blas" (NEWT_GEMM=blas in the
+ * environment, read at every call, or a CPU without AVX-512). */
+const char *kn_sgemm_impl(void);
 
 /* ---- GEMM / linear (kn_gemm.c) ---- */
 

@@ -4,7 +4,6 @@
  * every product of a tile is one small GEMM (OpenBLAS runs single-threaded inside the OpenMP
  * region). Keys before the segment of the tile's first query are skipped: segments are
  * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -39,9 +38,8 @@ static int64_t key_start(const int32_t *seg, int64_t t0) {
 /* S[i][j] = qscale·q_i·k_j, −inf where masked. */
 static void scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->nq, (int)c->nk, (int)s->dqk, 1.0f,
-                c->qb + c->t0 * s->q_tok, (int)s->q_tok, c->kb + c->ks * s->k_tok, (int)s->k_tok,
-                0.0f, S, (int)c->nk);
+    kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
+             c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
     for (int64_t i = 0; i < c->nq; i++) {
         float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
         if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
@@ -76,9 +74,8 @@ static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
     const kn_attn_shape *s = c->s;
     scores(S, c);
     softmax_rows(S, lse + c->t0, c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->nq, (int)s->dv, (int)c->nk, 1.0f,
-                S, (int)c->nk, c->vb + c->ks * s->v_tok, (int)s->v_tok, 0.0f,
-                o + c->t0 * s->o_tok, (int)s->o_tok);
+    kn_sgemm(KN_N, KN_N, c->nq, s->dv, c->nk, 1.0f, S, c->nk, c->vb + c->ks * s->v_tok,
+             s->v_tok, 0.0f, o + c->t0 * s->o_tok, s->o_tok);
 }
 
 static tile tile_at(const kn_attn_shape *s, int64_t bh, const float *q, const float *k,
@@ -121,7 +118,7 @@ typedef struct {
 /* P = exp(S − lse) recomputed; dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))·qscale; then three GEMMs. */
 static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     const kn_attn_shape *s = c->s;
-    int nq = (int)c->nq, nk = (int)c->nk;
+    int64_t nq = c->nq, nk = c->nk;
     scores(P, c);
     for (int64_t i = 0; i < c->nq; i++) {
         float l = g->lse[c->t0 + i], *r = P + i * c->nk;
@@ -129,8 +126,8 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
         else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
     }
     const float *dot = g->dob + c->t0 * s->o_tok;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)s->dv, 1.0f, dot, (int)s->o_tok,
-                c->vb + c->ks * s->v_tok, (int)s->v_tok, 0.0f, dS, nk);
+    kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
+             0.0f, dS, nk);
     for (int64_t i = 0; i < c->nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
         float D = 0, qs = c->qscale[c->t0 + i];
@@ -138,14 +135,14 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
         for (int64_t j = 0; j < c->nk; j++) dS[i * c->nk + j] = P[i * c->nk + j] * (dS[i * c->nk + j] - D) * qs;
     }
     if (g->dqb)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, (int)s->dqk, nk, 1.0f, dS, nk,
-                    c->kb + c->ks * s->k_tok, (int)s->k_tok, 1.0f, g->dqb + c->t0 * s->q_tok, (int)s->q_tok);
+        kn_sgemm(KN_N, KN_N, nq, s->dqk, nk, 1.0f, dS, nk, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
+                 g->dqb + c->t0 * s->q_tok, s->q_tok);
     if (g->dkb)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)s->dqk, nq, 1.0f, dS, nk,
-                    c->qb + c->t0 * s->q_tok, (int)s->q_tok, 1.0f, g->dkb + c->ks * s->k_tok, (int)s->k_tok);
+        kn_sgemm(KN_T, KN_N, nk, s->dqk, nq, 1.0f, dS, nk, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
+                 g->dkb + c->ks * s->k_tok, s->k_tok);
     if (g->dvb)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)s->dv, nq, 1.0f, P, nk, dot,
-                    (int)s->o_tok, 1.0f, g->dvb + c->ks * s->v_tok, (int)s->v_tok);
+        kn_sgemm(KN_T, KN_N, nk, s->dv, nq, 1.0f, P, nk, dot, s->o_tok, 1.0f,
+                 g->dvb + c->ks * s->v_tok, s->v_tok);
 }
 
 void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,

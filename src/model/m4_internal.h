@@ -60,7 +60,6 @@ struct m4_model {
     int64_t n_pfloats, n_gfloats;  /* sizes of the params / grads allocations */
     bool grads_ready;              /* m->g points at the current gradient layout */
     bool grads_zero;               /* every gradient (adapters' too) is known to be 0 */
-    int64_t tile_floats;           /* dequantization tile (0: default); tests shrink it */
     int32_t *lidx;                 /* [num_layers × M4_LAYER_FIELDS] tensor index or -1 */
     kn_router_params router;
     float *inv_freq;
@@ -104,7 +103,8 @@ m4_wt m4_wt_rows(m4_wt w, int64_t row0, int64_t K);
 static inline float *m4_gslice(float *g, int64_t off) { return g ? g + off : NULL; }
 
 /* y[M,N] (+)= x·Wᵀ and dx += dy·W, dw += dyᵀ·x (dw NULL: frozen; compact weights are always
- * frozen) with W [N, K] rows contiguous; compact weights are dequantized in tiles of rows. */
+ * frozen) with W [N, K] rows contiguous; compact weights are dequantized by the GEMM while it
+ * packs them (no scratch: callable from several threads at once). */
 void m4_lin_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx, m4_wt w,
                 int64_t M, int64_t N, int64_t K, bool accumulate);
 void m4_lin_bwd(m4_model *m, float *dx, int64_t lddx, float *dw, const float *dy, int64_t lddy,

@@ -61,7 +61,6 @@ static int lsetup_make(lsetup *s, bool with_params, double dropout) {
 static m4_model *lmodel(const lsetup *s, tn_dtype dt, nt_err *err) {
     m4_model *m = NULL;
     if (m4_model_new(&s->full.text, NULL, &m, err)) return NULL;
-    m->tile_floats = 3 * 64;
     uint32_t st = 12345;
     for (size_t i = 0; i < m4_model_num_params(m); i++) {
         const m4_param_info *p = m4_model_param(m, i);

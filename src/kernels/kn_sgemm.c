@@ -1,0 +1,145 @@
+/* SGEMM driver: dispatch (own AVX-512 kernel or OpenBLAS), the GotoBLAS loop nest and the
+ * thread split.
+ *
+ * Loop nest: jc over N in NC columns → pc over K in KC steps (op(B) block packed) → ic over M
+ * in MC rows (op(A) block packed) → micro-panels. Threads split C (run_share). Sizes
+ * for Zen 5 (L1d 48 KiB, L2 1 MiB per core):
+ *   KC ≤ 256: a B micro-panel (KC·NR floats = 32 KiB) stays in L1 while the A micro-panels
+ *             stream past it;
+ *   MC = 192: the A block (MC·KC = 192 KiB) stays in L2;
+ *   NC = 1024: the B block (1 MiB) lives in L2/L3 (4096 measured the same, 1 thread, CPU
+ *              time: lm_head fwd 512×32768×512 154 vs 158 GFLOP/s) and costs less per thread.
+ * MR = 14 (28 accumulators) measured the same as 12 (geometric mean over the bench shapes
+ * 1.64 vs 1.63 × OpenBLAS-Haswell); 12 wastes less on M = 128-row experts.
+ * K is cut into equal blocks of at most KC (K = 512: two of 256) and never split across
+ * threads: every C element is summed in the same order whatever the thread count or split,
+ * so results are bitwise reproducible. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/scratch.h"
+#include "kernels/kn_sgemm_internal.h"
+
+#define KC_MAX 256
+#define MC 192
+#define NC 1024
+/* Below this many flops (2·M·N·K) one thread is faster than waking the team. */
+#define PAR_MIN_FLOPS 4e6
+/* thread scratch slots */
+#define SLOT_B 0
+#define SLOT_A 1
+#define SLOT_T 2
+
+typedef struct {
+    kn_trans ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A;
+    int64_t lda;
+    const kn_wsrc *W;
+    float *C;
+    int64_t ldc;
+    int64_t nkb, kc_max; /* K blocks and their size (the last may be shorter) */
+} job;
+
+/* 1: own kernel, 0: OpenBLAS. Read on every call (no cached global: getenv costs well under
+ * a microsecond, nothing next to a GEMM), so tests and benchmarks can switch with setenv. */
+static int impl(void) {
+    const char *env = getenv("NEWT_GEMM");
+    return (env && strcmp(env, "blas") == 0) || !kn_sgemm_cpu_ok() ? 0 : 1;
+}
+
+const char *kn_sgemm_impl(void) { return impl() ? "avx512" : "blas"; }
+
+/* C = beta·C for the degenerate K == 0 / alpha == 0 cases. */
+static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+/* The GotoBLAS loop nest on the block C[m0:m1, n0:n1], on the calling thread alone. */
+static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
+    float *pb = nt_tls_scratch(SLOT_B, (size_t)((ncmax + KN_NR) * j->kc_max) * sizeof(float));
+    float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * j->kc_max) * sizeof(float));
+    float *tmp = j->tb == KN_N ? NULL
+                               : nt_tls_scratch(SLOT_T, (size_t)(16 * j->kc_max) * sizeof(float));
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC, np = (nc + KN_NR - 1) / KN_NR;
+        for (int64_t kb = 0; kb < j->nkb; kb++) {
+            int64_t k0 = kb * j->kc_max, kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
+            kn_cupd u = {j->alpha, kb ? 1.0f : j->beta, kb == 0 && j->beta == 0.0f};
+            for (int64_t p = 0; p < np; p++) {
+                int64_t nr = nc - p * KN_NR < KN_NR ? nc - p * KN_NR : KN_NR;
+                kn_pack_b_panel(j->W, j->tb, k0, kc, jc + p * KN_NR, nr, pb + p * KN_NR * kc, tmp);
+            }
+            for (int64_t i0 = m0; i0 < m1; i0 += MC) {
+                int64_t mc = m1 - i0 < MC ? m1 - i0 : MC;
+                kn_pack_a(j->A, j->lda, j->ta, i0, mc, k0, kc, pa);
+                kn_macro(pa, pb, mc, 0, np, nc, kc, j->C + i0 * j->ldc + jc, j->ldc, u);
+            }
+        }
+    }
+}
+
+/* Thread t of nt takes a contiguous share of C's columns (whole NR panels) when M ≤ N, else
+ * of its rows (whole MR tiles), and runs the full loop nest on it with its own packing: no
+ * barrier at all, only the fork and join. The duplicated packing (op(A) per thread for a
+ * column split, op(B) for a row split) is the smaller operand's, at most 1/(share) of the
+ * work. No shared buffers also means a thread descheduled by other load never stalls its
+ * partners mid-GEMM, which on a busy machine cost 2-4x against a shared-B-panel split. */
+static void run_share(const job *j, int t, int nt) {
+    bool cols = j->M <= j->N;
+    int64_t unit = cols ? KN_NR : KN_MR, len = cols ? j->N : j->M;
+    int64_t units = (len + unit - 1) / unit;
+    int64_t lo = units * t / nt * unit, hi = units * (t + 1) / nt * unit;
+    if (hi > len) hi = len;
+    if (lo >= hi) return;
+    if (cols) run_block(j, 0, j->M, lo, hi);
+    else run_block(j, lo, hi, 0, j->N);
+}
+
+static void own_gemm(job *j) {
+    j->nkb = (j->K + KC_MAX - 1) / KC_MAX;
+    j->kc_max = (j->K + j->nkb - 1) / j->nkb;
+    double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
+    int nt = omp_in_parallel() || flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads();
+    if (nt == 1) {
+        run_block(j, 0, j->M, 0, j->N);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    run_share(j, omp_get_thread_num(), omp_get_num_threads());
+}
+
+void kn_sgemm_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const kn_wsrc *W, float beta, float *C,
+                int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    job j = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A,
+             .lda = lda, .W = W, .C = C, .ldc = ldc};
+    if (!impl()) {
+        kn_sgemm_blas_w(ta, tb, M, N, K, alpha, A, lda, W, beta, C, ldc);
+        return;
+    }
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(C, ldc, M, N, beta);
+        return;
+    }
+    own_gemm(&j);
+}
+
+void kn_sgemm(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc) {
+    kn_wsrc w = {.kind = KN_W_F32, .f32 = B, .ld = ldb};
+    if (M > 0 && N > 0 && !impl()) {
+        cblas_sgemm(CblasRowMajor, ta == KN_T ? CblasTrans : CblasNoTrans,
+                    tb == KN_T ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
+                    (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    kn_sgemm_w(ta, tb, M, N, K, alpha, A, lda, &w, beta, C, ldc);
+}

@@ -1,0 +1,65 @@
+/* Internal to the SGEMM (kn_sgemm*.c): micro-tile sizes, the packed-panel layouts and the
+ * AVX-512 pieces the driver calls.
+ *
+ * Packed layouts (GotoBLAS/BLIS): op(A) block rows [i0, i0+mc) × cols [k0, k0+kc) is stored as
+ * ceil(mc/MR) micro-panels, each kc steps of MR consecutive values (rows past mc are zero);
+ * op(B) block [k0, k0+kc) × [n0, n0+nc) as ceil(nc/NR) micro-panels, each kc steps of NR
+ * consecutive values (columns past nc are zero). The micro-kernel then reads both with unit
+ * stride whatever the transposes and strides of the caller's matrices were. */
+#ifndef NEWT_KERNELS_SGEMM_INTERNAL_H
+#define NEWT_KERNELS_SGEMM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+#define KN_MR 12 /* rows of a micro-tile: 12 × 2 accumulators + 2 B vectors + 1 broadcast */
+#define KN_NR 32 /* columns: two 16-float zmm vectors */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KN_HAVE_X86 1
+#define KN_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#else
+#define KN_HAVE_X86 0
+#define KN_AVX512
+/* The OpenBLAS path of kn_sgemm_w (kn_sgemm_blas.c): compact W dequantized a tile at a
+ * time into thread scratch, then cblas_sgemm. */
+void kn_sgemm_blas_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const kn_wsrc *W, float beta, float *C,
+                     int64_t ldc);
+
+#endif
+
+/* How C is updated by one K block: the first applies the caller's beta (beta0: C unread),
+ * later ones add (beta 1). */
+typedef struct {
+    float alpha, beta;
+    bool beta0;
+} kn_cupd;
+
+/* True when the CPU runs the AVX-512 kernels (F, VL, BW, DQ and the OS saves zmm state). */
+bool kn_sgemm_cpu_ok(void);
+
+void kn_pack_a(const float *A, int64_t lda, kn_trans ta, int64_t i0, int64_t mc, int64_t k0,
+               int64_t kc, float *dst);
+/* One NR-wide micro-panel of op(W) columns [n0, n0+nr) × rows [k0, k0+kc); tmp: 16·kc floats
+ * (transposed compact sources are decoded there first). */
+void kn_pack_b_panel(const kn_wsrc *W, kn_trans tb, int64_t k0, int64_t kc, int64_t n0,
+                     int64_t nr, float *dst, float *tmp);
+/* C[mc, panels p0..p1) update from packed A (mc rows) and packed B panels; nc: valid columns
+ * from panel 0 of pb (for the edge mask). */
+void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0, int64_t p1, int64_t nc,
+              int64_t kc, float *C, int64_t ldc, kn_cupd u);
+
+/* dst[0..n) = W[r][c0 .. c0+n) in f32, any storage kind; bit-identical to tensor/'s
+ * dequantization (kn_sgemm_pack_q.c). avx512: use the AVX-512 decoders. */
+void kn_w_row_seg(const kn_wsrc *W, int64_t r, int64_t c0, int64_t n, float *dst, bool avx512);
+
+/* The OpenBLAS path of kn_sgemm_w (kn_sgemm_blas.c): compact W dequantized a tile at a
+ * time into thread scratch, then cblas_sgemm. */
+void kn_sgemm_blas_w(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const kn_wsrc *W, float beta, float *C,
+                     int64_t ldc);
+
+#endif

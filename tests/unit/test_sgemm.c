@@ -1,0 +1,328 @@
+/* kn_sgemm / kn_sgemm_w against a naive double-precision reference written here from the
+ * definition C = alpha·op(A)·op(B) + beta·C (beta == 0: C ignored). Error bound per element:
+ * 1e-5 · (|alpha|·Σ|a||b| + |beta·c|), the scale of float rounding over a K-term sum. Compact
+ * weights are checked against tensor/'s own dequantization (an independent decoder) and,
+ * bitwise, against the f32 GEMM on that dequantized matrix (packing must give equal panels). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "kn_testutil.h"
+#include "tensor/convert.h"
+#include "tensor/fp.h"
+#include "tensor/nf4.h"
+#include "test.h"
+
+typedef struct {
+    kn_trans ta, tb;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+} gcase;
+
+static gcase mk(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, int64_t pad,
+                float alpha, float beta) {
+    gcase g = {ta, tb, M, N, K, 0, 0, 0, alpha, beta};
+    g.lda = (ta == KN_T ? M : K) + pad;
+    g.ldb = (tb == KN_T ? K : N) + pad;
+    g.ldc = N + pad;
+    return g;
+}
+static int64_t a_size(const gcase *g) { return (g->ta == KN_T ? g->K : g->M) * g->lda; }
+static int64_t b_size(const gcase *g) { return (g->tb == KN_T ? g->N : g->K) * g->ldb; }
+static double a_at(const gcase *g, const float *A, int64_t i, int64_t k) {
+    return g->ta == KN_T ? A[k * g->lda + i] : A[i * g->lda + k];
+}
+static double b_at(const gcase *g, const float *B, int64_t k, int64_t j) {
+    return g->tb == KN_T ? B[j * g->ldb + k] : B[k * g->ldb + j];
+}
+
+/* Checks C[i][j] (computed from C0) against the reference; every element when `every`,
+ * else ~4000 sampled ones (large shapes). Returns the number of violations. */
+static int64_t check_c(const gcase *g, const float *A, const float *B, const float *C0,
+                       const float *C, bool every) {
+    int64_t bad = 0, total = g->M * g->N, step = every || total < 4000 ? 1 : total / 4000 + 1;
+    for (int64_t e = 0; e < total; e += step) {
+        int64_t i = e / g->N, j = e % g->N;
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < g->K; k++) {
+            double p = a_at(g, A, i, k) * b_at(g, B, k, j);
+            s += p;
+            mag += fabs(p);
+        }
+        double c0 = g->beta == 0.0f ? 0.0 : (double)g->beta * C0[i * g->ldc + j];
+        double ref = g->alpha * s + c0, tol = 1e-5 * (fabs(g->alpha) * mag + fabs(c0)) + 1e-30;
+        double got = C[i * g->ldc + j];
+        if (!(fabs(got - ref) <= tol)) {
+            if (bad < 3)
+                fprintf(stderr, "  C[%ld][%ld] = %.9g, reference %.9g (M%ld N%ld K%ld ta%d tb%d)\n",
+                        (long)i, (long)j, got, ref, (long)g->M, (long)g->N, (long)g->K, g->ta, g->tb);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static float *c_init(const gcase *g) {
+    float *C = kt_randf(g->M * g->ldc, 1.0);
+    if (g->beta == 0.0f)
+        for (int64_t i = 0; i < g->M * g->ldc; i++) C[i] = NAN;
+    return C;
+}
+
+/* Runs one case; also checks that C's padding columns are untouched. */
+static int64_t run_case(const gcase *g, bool every) {
+    float *A = kt_randf(a_size(g), 1.0), *B = kt_randf(b_size(g), 1.0), *C = c_init(g);
+    float *C0 = malloc((size_t)(g->M * g->ldc) * sizeof(float));
+    memcpy(C0, C, (size_t)(g->M * g->ldc) * sizeof(float));
+    kn_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    int64_t bad = check_c(g, A, B, C0, C, every);
+    for (int64_t i = 0; i < g->M; i++)
+        for (int64_t j = g->N; j < g->ldc; j++)
+            if (memcmp(&C[i * g->ldc + j], &C0[i * g->ldc + j], sizeof(float))) bad++;
+    free(A), free(B), free(C), free(C0);
+    return bad;
+}
+
+static const int64_t dims[] = {1, 2, 3, 5, 11, 12, 13, 16, 31, 32, 33, 47, 64, 97, 127, 128,
+                               131, 192, 193, 255, 257, 300};
+#define NDIMS ((int)(sizeof dims / sizeof dims[0]))
+static const float alphas[] = {1.0f, -0.5f}, betas[] = {0.0f, 1.0f, 0.5f};
+
+static gcase random_case(int t) {
+    int64_t M = dims[rand() % NDIMS], N = dims[rand() % NDIMS], K = dims[rand() % NDIMS];
+    return mk((kn_trans)(t >> 1), (kn_trans)(t & 1), M, N, K, rand() % 3 ? rand() % 7 : 0,
+              alphas[rand() % 2], betas[rand() % 3]);
+}
+
+TEST(all_transposes_many_shapes_strides_alpha_beta) {
+    srand(7);
+    kt_seed(1);
+    int64_t bad = 0;
+    for (int t = 0; t < 4; t++)
+        for (int n = 0; n < 36; n++) {
+            gcase g = random_case(t);
+            bad += run_case(&g, true);
+        }
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(edge_shapes_one_and_tile_boundaries) {
+    kt_seed(2);
+    int64_t bad = 0;
+    const int64_t e[] = {1, 11, 12, 13, 31, 32, 33, 191, 192, 193};
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < 10; i++) {
+            gcase g = mk((kn_trans)(t >> 1), (kn_trans)(t & 1), e[i], e[9 - i], e[(i + 3) % 10], 1,
+                         1.0f, i & 1 ? 0.0f : 1.0f);
+            bad += run_case(&g, true);
+        }
+    /* K = 0 and alpha = 0: C = beta·C without reading A or B's values */
+    gcase z = mk(KN_N, KN_N, 5, 7, 0, 0, 1.0f, 0.5f);
+    bad += run_case(&z, true);
+    gcase a0 = mk(KN_N, KN_T, 5, 7, 9, 0, 0.0f, 0.0f);
+    bad += run_case(&a0, true);
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(large_shapes_sampled) {
+    kt_seed(3);
+    int64_t bad = 0;
+    gcase g1 = mk(KN_N, KN_T, 512, 2048, 512, 0, 1.0f, 0.0f);  /* forward NT */
+    gcase g2 = mk(KN_N, KN_N, 512, 600, 1100, 5, -0.5f, 1.0f); /* dgrad NN, 5 K blocks */
+    gcase g3 = mk(KN_T, KN_N, 520, 512, 512, 0, 1.0f, 1.0f);   /* wgrad TN */
+    gcase g4 = mk(KN_N, KN_T, 300, 4200, 70, 3, 1.0f, 0.5f);   /* two NC column blocks */
+    bad += run_case(&g1, false) + run_case(&g2, false) + run_case(&g3, false) + run_case(&g4, false);
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(inside_an_omp_parallel_region_each_thread_its_own_gemm) {
+    srand(11);
+    kt_seed(4);
+    gcase cases[16];
+    for (int i = 0; i < 16; i++) cases[i] = random_case(i & 3);
+    float *A[16], *B[16], *C[16], *C0[16];
+    for (int i = 0; i < 16; i++) {
+        A[i] = kt_randf(a_size(&cases[i]), 1.0), B[i] = kt_randf(b_size(&cases[i]), 1.0);
+        C[i] = c_init(&cases[i]);
+        C0[i] = malloc((size_t)(cases[i].M * cases[i].ldc) * sizeof(float));
+        memcpy(C0[i], C[i], (size_t)(cases[i].M * cases[i].ldc) * sizeof(float));
+    }
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < 16; i++) {
+        const gcase *g = &cases[i];
+        kn_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A[i], g->lda, B[i], g->ldb, g->beta,
+                 C[i], g->ldc);
+    }
+    omp_set_num_threads(saved);
+    int64_t bad = 0;
+    for (int i = 0; i < 16; i++) {
+        bad += check_c(&cases[i], A[i], B[i], C0[i], C[i], true);
+        free(A[i]), free(B[i]), free(C[i]), free(C0[i]);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* C from one call with `threads` OpenMP threads (0: from inside a parallel region). */
+static float *det_run(const gcase *g, const float *A, const float *B, int threads) {
+    float *C = calloc((size_t)(g->M * g->ldc), sizeof(float));
+    int saved = omp_get_max_threads();
+    if (threads == 0) {
+        omp_set_num_threads(2);
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp single
+            kn_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, g->lda, B, g->ldb, g->beta, C,
+                     g->ldc);
+        }
+    } else {
+        omp_set_num_threads(threads);
+        kn_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, g->lda, B, g->ldb, g->beta, C,
+                 g->ldc);
+    }
+    omp_set_num_threads(saved);
+    return C;
+}
+
+TEST(bitwise_deterministic_across_calls_and_thread_counts) {
+    kt_seed(5);
+    const gcase gs[] = {mk(KN_N, KN_T, 512, 1000, 700, 0, 1.0f, 0.0f),
+                        mk(KN_T, KN_N, 130, 520, 513, 2, -0.5f, 0.0f),
+                        mk(KN_N, KN_N, 1000, 40, 300, 0, 1.0f, 0.0f)};
+    for (int c = 0; c < 3; c++) {
+        const gcase *g = &gs[c];
+        float *A = kt_randf(a_size(g), 1.0), *B = kt_randf(b_size(g), 1.0);
+        float *r2 = det_run(g, A, B, 2), *r2b = det_run(g, A, B, 2);
+        float *r1 = det_run(g, A, B, 1), *r0 = det_run(g, A, B, 0);
+        size_t bytes = (size_t)(g->M * g->ldc) * sizeof(float);
+        CHECK(memcmp(r2, r2b, bytes) == 0);
+        CHECK(memcmp(r2, r1, bytes) == 0);
+        CHECK(memcmp(r2, r0, bytes) == 0);
+        free(A), free(B), free(r2), free(r2b), free(r1), free(r0);
+    }
+}
+
+/* ---- compact weights ---- */
+
+typedef struct {
+    kn_wsrc w;
+    tn_nf4 q;
+    uint16_t *bf16;
+    float *deq; /* all rows × cols, dequantized by tensor/ */
+} wsrc_case;
+
+static void wsrc_nf4(wsrc_case *c, int64_t rows, int64_t cols, bool dq) {
+    float *x = kt_randf(rows * cols, 0.1);
+    int64_t shape[2] = {rows, cols};
+    nt_err err = {0};
+    if (tn_nf4_quantize(TN_F32, x, shape, 2, 64, dq, &c->q, &err) != NT_OK) abort();
+    free(x);
+    c->deq = malloc((size_t)(rows * cols) * sizeof(float));
+    tn_nf4_dequant_rows(&c->q, 0, (size_t)rows, c->deq);
+    const tn_nf4 *q = &c->q;
+    c->w = (kn_wsrc){.kind = KN_W_NF4, .ld = cols, .packed = q->packed,
+                     .blocksize = (int64_t)q->blocksize, .quant_map = q->quant_map,
+                     .absmax = q->double_quant ? NULL : q->absmax, .absmax_q = q->absmax_q,
+                     .nested_absmax = q->nested_absmax, .nested_quant_map = q->nested_quant_map,
+                     .nested_blocksize = (int64_t)q->nested_blocksize,
+                     .nested_offset = q->nested_offset};
+}
+
+static void wsrc_bf16(wsrc_case *c, int64_t rows, int64_t cols) {
+    c->bf16 = malloc((size_t)(rows * cols) * sizeof(uint16_t));
+    c->deq = malloc((size_t)(rows * cols) * sizeof(float));
+    for (int64_t i = 0; i < rows * cols; i++) {
+        c->bf16[i] = tn_f32_to_bf16((float)kt_uniform());
+        c->deq[i] = tn_bf16_to_f32(c->bf16[i]);
+    }
+    c->w = (kn_wsrc){.kind = KN_W_BF16, .ld = cols, .bf16 = c->bf16};
+}
+
+static void wsrc_free(wsrc_case *c) {
+    tn_nf4_free(&c->q);
+    free(c->bf16);
+    free(c->deq);
+}
+
+/* W rows [row0, row0 + wr) of a [rows, cols] store as op(B): tb = T uses them as [N, K],
+ * tb = N as [K, N]. Checks against the reference and bitwise against kn_sgemm on deq. */
+static int64_t compact_case(wsrc_case *c, kn_trans ta, kn_trans tb, int64_t M, int64_t row0,
+                            int64_t wr, int64_t cols, float beta) {
+    int64_t N = tb == KN_T ? wr : cols, K = tb == KN_T ? cols : wr;
+    gcase g = mk(ta, tb, M, N, K, 0, 1.0f, beta);
+    g.ldb = cols;
+    const float *B = c->deq + row0 * cols;
+    float *A = kt_randf(a_size(&g), 1.0), *C = c_init(&g), *C2 = c_init(&g);
+    float *C0 = malloc((size_t)(M * g.ldc) * sizeof(float));
+    memcpy(C0, C, (size_t)(M * g.ldc) * sizeof(float));
+    memcpy(C2, C, (size_t)(M * g.ldc) * sizeof(float));
+    kn_wsrc w = c->w;
+    w.off = row0 * cols;
+    kn_sgemm_w(ta, tb, M, N, K, 1.0f, A, g.lda, &w, beta, C, g.ldc);
+    kn_sgemm(ta, tb, M, N, K, 1.0f, A, g.lda, B, g.ldb, beta, C2, g.ldc);
+    int64_t bad = check_c(&g, A, B, C0, C, true);
+    if (memcmp(C, C2, (size_t)(M * g.ldc) * sizeof(float))) bad++;
+    free(A), free(C), free(C2), free(C0);
+    return bad;
+}
+
+static int64_t compact_suite(wsrc_case *c, int64_t rows, int64_t cols) {
+    int64_t bad = 0;
+    bad += compact_case(c, KN_N, KN_T, 37, 0, rows, cols, 0.0f);             /* forward */
+    bad += compact_case(c, KN_N, KN_T, 13, rows / 3, rows / 2, cols, 1.0f);  /* expert slice */
+    bad += compact_case(c, KN_N, KN_N, 45, 0, rows, cols, 1.0f);             /* dgrad */
+    bad += compact_case(c, KN_T, KN_N, 20, rows / 4, rows / 2, cols, 0.0f);
+    return bad;
+}
+
+TEST(compact_bf16_and_nf4_weights) {
+    kt_seed(6);
+    const int64_t shapes[][2] = {{96, 320}, {70, 100}, {33, 72}, {300, 640}};
+    for (int s = 0; s < 4; s++) {
+        int64_t rows = shapes[s][0], cols = shapes[s][1];
+        wsrc_case b = {0}, n = {0}, d = {0};
+        wsrc_bf16(&b, rows, cols);
+        wsrc_nf4(&n, rows, cols, false);
+        wsrc_nf4(&d, rows, cols, true);
+        CHECK_EQ_INT(compact_suite(&b, rows, cols), 0);
+        CHECK_EQ_INT(compact_suite(&n, rows, cols), 0);
+        CHECK_EQ_INT(compact_suite(&d, rows, cols), 0);
+        wsrc_free(&b), wsrc_free(&n), wsrc_free(&d);
+    }
+}
+
+TEST(blas_path_same_semantics) {
+    setenv("NEWT_GEMM", "blas", 1);
+    CHECK_EQ_STR(kn_sgemm_impl(), "blas");
+    srand(13);
+    kt_seed(8);
+    int64_t bad = 0;
+    for (int t = 0; t < 4; t++)
+        for (int n = 0; n < 6; n++) {
+            gcase g = random_case(t);
+            bad += run_case(&g, true);
+        }
+    wsrc_case d = {0};
+    wsrc_nf4(&d, 90, 192, true);
+    bad += compact_suite(&d, 90, 192);
+    wsrc_free(&d);
+    wsrc_case b = {0};
+    wsrc_bf16(&b, 50, 70);
+    bad += compact_suite(&b, 50, 70);
+    wsrc_free(&b);
+    unsetenv("NEWT_GEMM");
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(newt_gemm_env_selects_blas) {
+    setenv("NEWT_GEMM", "blas", 1);
+    CHECK_EQ_STR(kn_sgemm_impl(), "blas");
+    unsetenv("NEWT_GEMM");
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) SKIP("no AVX-512 on this CPU");
+    CHECK_EQ_STR(kn_sgemm_impl(), "avx512");
+}
+
+TEST_MAIN()
