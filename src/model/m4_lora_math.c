@@ -97,12 +97,12 @@ void m4_lora_fwd(m4_model *m, float *y, int64_t ldy, const float *x, int64_t ldx
                  int64_t M, int64_t N, int64_t K) {
     branch b;
     if (M <= 0 || !get_branch(m, w, &b)) return;
-    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    nt_arena_pos pos = m4_scratch_mark(m);
     const float *xd;
     int64_t ldxd;
     float *t = lora_t(m, &b, x, ldx, M, K, &xd, &ldxd);
     kn_linear_fwd_ld(y, ldy, t, b.r, gather_b(m, &b), b.r, M, N, b.r, true);
-    nt_arena_rollback(&m->scratch, pos);
+    m4_scratch_rollback(m, pos);
 }
 
 /* dB_e += dyᵀ·t (scattered into B's strided columns for experts). */
@@ -122,7 +122,7 @@ void m4_lora_bwd(m4_model *m, float *dx, int64_t lddx, const float *dy, int64_t 
                  const float *x, int64_t ldx, m4_wt w, int64_t M, int64_t N, int64_t K) {
     branch b;
     if (M <= 0 || (!dx && !x) || !get_branch(m, w, &b)) return;
-    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    nt_arena_pos pos = m4_scratch_mark(m);
     const float *Be = gather_b(m, &b), *xd = NULL;
     int64_t ldxd = 0;
     if (x) grad_b(m, &b, dy, lddy, lora_t(m, &b, x, ldx, M, K, &xd, &ldxd), M, N);
@@ -138,5 +138,5 @@ void m4_lora_bwd(m4_model *m, float *dx, int64_t lddx, const float *dy, int64_t 
         kn_linear_bwd_ld(dxd, K, NULL, 0, dt, b.r, NULL, 0, b.A, K, M, b.r, K);
         apply_mask(m, &b, dxd, NULL, lddx, dx, M, K);
     }
-    nt_arena_rollback(&m->scratch, pos);
+    m4_scratch_rollback(m, pos);
 }
