@@ -39,10 +39,11 @@ static void group_by_expert(m4_acts *a, int64_t N, int64_t k, int64_t E) {
     }
 }
 
-static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, int64_t n,
-                        int64_t k, int64_t D) {
-#pragma omp parallel for schedule(static) if (n * D > 65536)
-    for (int64_t r = 0; r < n; r++)
+/* Slots [r0, r1): dst row r = src row of the slot's token (called per expert, inside the
+ * expert loop, so the rows are gathered by the thread that uses them next). */
+static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, int64_t r0,
+                        int64_t r1, int64_t k, int64_t D) {
+    for (int64_t r = r0; r < r1; r++)
         memcpy(dst + r * D, src + (int64_t)(slot_tok[r] / k) * D, (size_t)D * sizeof(float));
 }
 
@@ -81,7 +82,6 @@ static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     m4_lin_fwd(m, z, E, a->u2, D, M4_W(m, l, router), N, E, D, false);
     kn_router_fwd(z, N, &m->router, a->probs, a->idx, a->w);
     group_by_expert(a, N, k, E);
-    gather_rows(xe, a->u2, a->slot_tok, N * k, k, D);
     int32_t order[4096];
     bool par = experts_parallel(m, a->offs, E, order);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
@@ -90,6 +90,7 @@ static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
         if (!cnt) continue;
         nt_arena_pos pos = m4_scratch_mark(m);
         float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
+        gather_rows(xe, a->u2, a->slot_tok, r0, r0 + cnt, k, D);
         m4_lin_fwd(m, gu, 2 * F, xe + r0 * D, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D, false);
         kn_swiglu_fwd(he, gu, gu + F, 2 * F, cnt, F);
         m4_lin_fwd(m, ye + r0 * D, D, he, F, m4_wt_rows(wdn, e * D, F), cnt, D, F, false);
@@ -152,10 +153,8 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
     m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
     bool need_xe = g->gate_up || m4_lora_on(m, wgu.idx); /* x only for dW / dA, dB */
     float *xe = need_xe ? m4_scratch(m, n * D, false) : NULL;
-    float *dxe = m4_scratch(m, n * D, true);
-    float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
-    gather_rows(gy, dout, a->slot_tok, n, k, D);
-    if (xe) gather_rows(xe, a->u2, a->slot_tok, n, k, D);
+    float *dxe = m4_scratch(m, n * D, false); /* rows zeroed per expert, in the loop */
+    float *dhe = m4_scratch(m, n * F, false), *dgu = m4_scratch(m, n * 2 * F, false);
     int32_t order[4096];
     bool par = experts_parallel(m, a->offs, E, order);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
@@ -164,6 +163,11 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
         if (!cnt) continue;
         nt_arena_pos pos = m4_scratch_mark(m);
         m4_wt wd = m4_wt_rows(wdn, e * D, F);
+        gather_rows(gy, dout, a->slot_tok, r0, r0 + cnt, k, D);
+        if (xe) gather_rows(xe, a->u2, a->slot_tok, r0, r0 + cnt, k, D);
+        memset(dhe + r0 * F, 0, (size_t)(cnt * F) * sizeof(float));
+        memset(dxe + r0 * D, 0, (size_t)(cnt * D) * sizeof(float));
+        memset(dgu + r0 * 2 * F, 0, (size_t)(cnt * 2 * F) * sizeof(float));
         /* dhe0 = dout·D (the down adapter's dx share included) before the rows are scaled */
         m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, wd, cnt, D, F);
         scale_slots(dw, dhe, gy, a, r0, r0 + cnt, D, F);
