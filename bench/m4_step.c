@@ -8,7 +8,9 @@
  * frozen linear weights are kept; with --lora-r, adapters of rank R on the five MLA
  * projections (PyTorch baseline's targets, model/m4_lora.h). Neither mode runs an
  * optimizer. Each timed step is zero_grads + forward (with loss) + backward.
- * Prints one line "newt mode=... tokens/s=... maxrss=... MiB" (bench/model.sh parses it). */
+ * Prints one line "newt mode=... tokens/s=... maxrss=... MiB" (bench/model.sh parses it);
+ * cpu/step is the process CPU time of the median step (all threads, spinning included), a
+ * second view of a step when other processes share the cores. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,12 @@
 #include "model/m4_model.h"
 #include "train/lora_target.h"
 
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -129,23 +132,28 @@ int main(int argc, char **argv) {
         labels[i] = rand() % (int)m4_model_config(m)->vocab_size;
     }
     m4_batch b = {1, a.T, ids, labels, NULL, NULL};
-    double *dt = malloc(a.steps * sizeof(double));
+    double *dt = malloc(a.steps * sizeof(double)), *cpu = malloc(a.steps * sizeof(double));
     m4_loss loss = {0};
     for (int s = 0; s < a.warmup + a.steps; s++) {
-        double t0 = now();
+        double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         m4_model_zero_grads(m);
         if (m4_forward(m, &b, true, NULL, &loss, &err) || m4_backward(m, &err))
             return fprintf(stderr, "m4_step: %s\n", err.msg), 1;
-        if (s >= a.warmup) dt[s - a.warmup] = now() - t0;
+        if (s >= a.warmup) {
+            dt[s - a.warmup] = now() - t0;
+            cpu[s - a.warmup] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        }
     }
     qsort(dt, a.steps, sizeof(double), cmp);
+    qsort(cpu, a.steps, sizeof(double), cmp);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     print_report(m);
     printf("newt mode=%s lora_r=%lld dropout=%g storage=%s ckpt=%d threads=%d T=%lld loss=%.4f step median=%.0f ms (min %.0f, max %.0f, n=%d) "
-           "tokens/s=%.0f maxrss=%.0f MiB rss_end=%.0f MiB\n", a.mode, (long long)a.lora_r, a.lora_dropout, a.storage, a.ckpt, nt_threads_count(), (long long)a.T, loss.loss,
+           "tokens/s=%.0f maxrss=%.0f MiB rss_end=%.0f MiB cpu/step=%.0f ms\n", a.mode, (long long)a.lora_r, a.lora_dropout, a.storage, a.ckpt, nt_threads_count(), (long long)a.T, loss.loss,
            dt[a.steps / 2] * 1e3, dt[0] * 1e3, dt[a.steps - 1] * 1e3, a.steps, a.T / dt[a.steps / 2], ru.ru_maxrss / 1024.0,
-           rss_now_mib());
+           rss_now_mib(), cpu[a.steps / 2] * 1e3);
+    free(cpu);
     free(dt); free(ids); free(labels);
     m4_model_free(m);
     return 0;

@@ -105,7 +105,7 @@ void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, floa
     m4_layer_params *g = &m->g.layers[l];
     dims dd = dims_of(m);
     const dims *d = &dd;
-    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    nt_arena_pos pos = m4_scratch_mark(m);
     float *datt = m4_scratch(m, d->N * d->H * d->dv, true);
     LIN_BWD(datt, g->o, dout, a->att, o, d->D, d->H * d->dv);
     float *dq = m4_scratch(m, d->N * d->H * d->dqk, true), *dk = m4_scratch(m, d->N * d->H * d->dqk, true);
@@ -121,5 +121,5 @@ void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, floa
     queries_bwd(m, l, w, g, a, dq, du, d);
     kn_rmsnorm_bwd(dx, d->D, g->input_norm, du, d->D, x, d->D, w->input_norm, a->rstd_in, d->N, d->D);
     kn_axpy(dx, 1.0f, dout, d->N * d->D);
-    nt_arena_rollback(&m->scratch, pos);
+    m4_scratch_rollback(m, pos);
 }

@@ -125,7 +125,7 @@ nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logi
     if (want_grad && b->labels && m4_model_alloc_grads(m, err)) return err ? err->code : NT_ENOMEM;
     if (want_grad && b->labels) m->grads_zero = false; /* lm_head's gradient is written below */
     nt_arena_reset(&m->acts_arena);
-    nt_arena_reset(&m->scratch);
+    m4_scratch_begin(m);
     if (setup_ctx(m, b) || alloc_states(m, b, want_grad && b->labels))
         return nt_err_set(err, NT_ENOMEM, "activations for %lld tokens: out of memory", (long long)(b->B * b->T));
     int64_t N = m->ctx.N, D = m->cfg.hidden_size;
@@ -166,7 +166,7 @@ nt_status m4_backward(m4_model *m, nt_err *err) {
         return nt_err_set(err, NT_EINVAL, "backward without a forward that had labels and want_grad");
     m->grads_zero = false;
     int64_t N = m->ctx.N, D = m->cfg.hidden_size;
-    nt_arena_reset(&m->scratch);
+    m4_scratch_begin(m);
     float *dx = m4_scratch(m, N * D, true), *dh = m4_scratch(m, N * D, false);
     kn_rmsnorm_bwd(dx, D, m->g.norm, m->dfinal, D, m->xs[m->cfg.num_layers], D, m->p.norm,
                    m->rstd_final, N, D);

@@ -66,6 +66,9 @@ struct m4_model {
     float rope_attention_factor, softmax_scale;
     /* state of the last forward */
     nt_arena acts_arena, scratch;
+    nt_arena *tscratch;            /* [n_tscratch] one per team member of a parallel region */
+    int n_tscratch;
+    bool experts_serial;           /* tests: force the one-expert-after-another order */
     m4_ctx ctx;
     m4_acts *acts;                 /* num_layers (or 1 with checkpointing) */
     float **xs;                    /* num_layers + 1 residual states */
@@ -126,8 +129,16 @@ void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, floa
 void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a);
 void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *du2, m4_acts *a);
 
-/* Scratch floats from the model's scratch arena (aborts on OOM like nt_xmalloc: the
- * planned sizes were checked when the step began). */
+/* Scratch floats from the calling thread's scratch arena (aborts on OOM like nt_xmalloc:
+ * the planned sizes were checked when the step began). Outside a parallel region that is the
+ * model's arena (m->scratch); inside one, the team member's own (m->tscratch[thread]), so
+ * code run per expert from an `omp parallel for` may take scratch. m4_scratch_mark and
+ * m4_scratch_rollback scope scratch on the same arena. */
 float *m4_scratch(m4_model *m, int64_t nfloats, bool zero);
+nt_arena_pos m4_scratch_mark(m4_model *m);
+void m4_scratch_rollback(m4_model *m, nt_arena_pos pos);
+/* Before a forward or backward, outside any parallel region: resets every scratch arena and
+ * makes sure there is one per OpenMP thread (grow-only: the chunks are kept across steps). */
+void m4_scratch_begin(m4_model *m);
 
 #endif

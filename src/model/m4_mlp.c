@@ -39,26 +39,29 @@ static void group_by_expert(m4_acts *a, int64_t N, int64_t k, int64_t E) {
     }
 }
 
-static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, int64_t n,
-                        int64_t k, int64_t D) {
-#pragma omp parallel for schedule(static) if (n * D > 65536)
-    for (int64_t r = 0; r < n; r++)
+/* Slots [r0, r1): dst row r = src row of the slot's token (called per expert, inside the
+ * expert loop, so the rows are gathered by the thread that uses them next). */
+static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, int64_t r0,
+                        int64_t r1, int64_t k, int64_t D) {
+    for (int64_t r = r0; r < r1; r++)
         memcpy(dst + r * D, src + (int64_t)(slot_tok[r] / k) * D, (size_t)D * sizeof(float));
 }
 
 /* Whether the experts of a layer run one per thread (each GEMM single-threaded: OpenBLAS's
  * OpenMP build runs serially inside a parallel region) instead of one after another with
  * threaded GEMMs. An expert sees ~N·k/E rows (128 in the benchmark model), where a threaded
- * GEMM reaches ~60 % of the large-shape rate and a serial one ~80 % of a core. Only for f32
- * weights without adapters: the compact-weight tiles and the adapters take scratch from the
- * (single-threaded) arena. Experts are disjoint in every output (their rows of gu/he/ye/dxe,
- * their weight-gradient slices), so the order is free; order[] lists the experts by
- * descending token count for the dynamic schedule (largest first balances best). */
-static bool experts_parallel(const m4_model *m, m4_wt wgu, m4_wt wdn, const int64_t *offs,
-                             int64_t E, int32_t *order) {
+ * GEMM reaches ~60 % of the large-shape rate and a serial one ~80 % of a core, and the
+ * per-expert work of compact weights (tile dequantization) and adapters (rank-r GEMMs,
+ * gathers) is a string of short parallel regions when run serially. Every storage and
+ * adapters too: each thread takes scratch from its own arena (m4_scratch). Experts are
+ * disjoint in every output: their rows of gu/he/ye/dxe/dhe, their slots of dw, their
+ * weight-gradient slices, and their adapter gradients (an adapter on a fused expert tensor is
+ * per expert: rows e·r.. of A, columns k·E + e of B; m4_lora_math.c), so the result is the
+ * same in any order. order[] lists the experts by descending token count for the dynamic
+ * schedule (largest first balances best). */
+static bool experts_parallel(const m4_model *m, const int64_t *offs, int64_t E, int32_t *order) {
     for (int64_t e = 0; e < E; e++) order[e] = (int32_t)e;
-    bool par = E > 1 && E <= 4096 && wgu.f && wdn.f && !m4_lora_on(m, wgu.idx) &&
-               !m4_lora_on(m, wdn.idx) && omp_get_max_threads() > 1;
+    bool par = E > 1 && E <= 4096 && !m->experts_serial && omp_get_max_threads() > 1;
     if (!par) return false;
     for (int64_t i = 1; i < E; i++) { /* insertion sort: E is small */
         int32_t e = order[i];
@@ -79,17 +82,19 @@ static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     m4_lin_fwd(m, z, E, a->u2, D, M4_W(m, l, router), N, E, D, false);
     kn_router_fwd(z, N, &m->router, a->probs, a->idx, a->w);
     group_by_expert(a, N, k, E);
-    gather_rows(xe, a->u2, a->slot_tok, N * k, k, D);
     int32_t order[4096];
-    bool par = experts_parallel(m, wgu, wdn, a->offs, E, order);
+    bool par = experts_parallel(m, a->offs, E, order);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
     for (int64_t i = 0; i < E; i++) {
         int64_t e = order[i], r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
+        nt_arena_pos pos = m4_scratch_mark(m);
         float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
+        gather_rows(xe, a->u2, a->slot_tok, r0, r0 + cnt, k, D);
         m4_lin_fwd(m, gu, 2 * F, xe + r0 * D, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D, false);
         kn_swiglu_fwd(he, gu, gu + F, 2 * F, cnt, F);
         m4_lin_fwd(m, ye + r0 * D, D, he, F, m4_wt_rows(wdn, e * D, F), cnt, D, F, false);
+        m4_scratch_rollback(m, pos);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
     for (int64_t t = 0; t < N; t++)
@@ -104,7 +109,7 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     const m4_text_config *c = &m->cfg;
     const m4_layer_params *w = &m->p.layers[l];
     int64_t N = m->ctx.N, D = c->hidden_size;
-    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    nt_arena_pos pos = m4_scratch_mark(m);
     kn_rmsnorm_fwd(a->u2, D, a->rstd_post, a->h, D, w->post_norm, N, D, (float)c->rms_norm_eps);
     memcpy(out, a->h, (size_t)(N * D) * sizeof(float));
     if (!m4_layer_is_moe(c, l)) {
@@ -117,7 +122,7 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
                            M4_W(m, l, sh_down), a->sgu, a->sh, N, D,
                            c->moe_intermediate_size * c->n_shared_experts);
     }
-    nt_arena_rollback(&m->scratch, pos);
+    m4_scratch_rollback(m, pos);
 }
 
 /* Per slot r in [r0, r1) (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled by w[i]. */
@@ -148,35 +153,32 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
     m4_wt wgu = M4_W(m, l, gate_up), wdn = M4_W(m, l, down);
     bool need_xe = g->gate_up || m4_lora_on(m, wgu.idx); /* x only for dW / dA, dB */
     float *xe = need_xe ? m4_scratch(m, n * D, false) : NULL;
-    float *dxe = m4_scratch(m, n * D, true);
-    float *dhe = m4_scratch(m, n * F, true), *dgu = m4_scratch(m, n * 2 * F, true);
-    gather_rows(gy, dout, a->slot_tok, n, k, D);
-    if (xe) gather_rows(xe, a->u2, a->slot_tok, n, k, D);
+    float *dxe = m4_scratch(m, n * D, false); /* rows zeroed per expert, in the loop */
+    float *dhe = m4_scratch(m, n * F, false), *dgu = m4_scratch(m, n * 2 * F, false);
     int32_t order[4096];
-    bool par = experts_parallel(m, wgu, wdn, a->offs, E, order);
-    if (!par) { /* the down adapter's dx share must reach dhe0 before the rows are scaled */
-        for (int64_t e = 0; e < E; e++) {
-            int64_t r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
-            if (cnt)
-                m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
-        }
-        scale_slots(dw, dhe, gy, a, 0, n, D, F);
-    }
+    bool par = experts_parallel(m, a->offs, E, order);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
     for (int64_t i = 0; i < E; i++) {
         int64_t e = order[i], r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
-        if (par) {
-            kn_linear_bwd_ld(dhe + r0 * F, F, NULL, 0, gy + r0 * D, D, NULL, 0, wdn.f + e * D * F, F, cnt, D, F);
-            scale_slots(dw, dhe, gy, a, r0, r0 + cnt, D, F);
-        }
+        nt_arena_pos pos = m4_scratch_mark(m);
+        m4_wt wd = m4_wt_rows(wdn, e * D, F);
+        gather_rows(gy, dout, a->slot_tok, r0, r0 + cnt, k, D);
+        if (xe) gather_rows(xe, a->u2, a->slot_tok, r0, r0 + cnt, k, D);
+        memset(dhe + r0 * F, 0, (size_t)(cnt * F) * sizeof(float));
+        memset(dxe + r0 * D, 0, (size_t)(cnt * D) * sizeof(float));
+        memset(dgu + r0 * 2 * F, 0, (size_t)(cnt * 2 * F) * sizeof(float));
+        /* dhe0 = dout·D (the down adapter's dx share included) before the rows are scaled */
+        m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, wd, cnt, D, F);
+        scale_slots(dw, dhe, gy, a, r0, r0 + cnt, D, F);
         const float *gu = a->gu + r0 * 2 * F;
         if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
         /* the down adapter's dA, dB from the weighted dout (its dx share went into dhe0) */
-        m4_lora_bwd(m, NULL, 0, gy + r0 * D, D, a->he + r0 * F, F, m4_wt_rows(wdn, e * D, F), cnt, D, F);
+        m4_lora_bwd(m, NULL, 0, gy + r0 * D, D, a->he + r0 * F, F, wd, cnt, D, F);
         kn_swiglu_bwd(dgu + r0 * 2 * F, dgu + r0 * 2 * F + F, dhe + r0 * F, gu, gu + F, 2 * F, cnt, F);
         m4_lin_bwd(m, dxe + r0 * D, D, m4_gslice(g->gate_up, e * 2 * F * D), dgu + r0 * 2 * F, 2 * F,
                    xe ? xe + r0 * D : NULL, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D);
+        m4_scratch_rollback(m, pos);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
     for (int64_t t = 0; t < N; t++)
@@ -191,7 +193,7 @@ void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *dh, m4_acts *a
     const m4_layer_params *w = &m->p.layers[l];
     m4_layer_params *g = &m->g.layers[l];
     int64_t N = m->ctx.N, D = c->hidden_size;
-    nt_arena_pos pos = nt_arena_mark(&m->scratch);
+    nt_arena_pos pos = m4_scratch_mark(m);
     float *du2 = m4_scratch(m, N * D, true);
     if (!m4_layer_is_moe(c, l)) {
         swiglu_mlp_bwd(m, du2, g->mlp_gate, g->mlp_up, g->mlp_down, dout, a->u2,
@@ -206,5 +208,5 @@ void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *dh, m4_acts *a
     }
     kn_rmsnorm_bwd(dh, D, g->post_norm, du2, D, a->h, D, w->post_norm, a->rstd_post, N, D);
     kn_axpy(dh, 1.0f, dout, N * D);
-    nt_arena_rollback(&m->scratch, pos);
+    m4_scratch_rollback(m, pos);
 }

@@ -123,6 +123,8 @@ void m4_model_free(m4_model *m) {
     m4_lora_free(m->lora);
     nt_arena_free(&m->acts_arena);
     nt_arena_free(&m->scratch);
+    for (int i = 0; i < m->n_tscratch; i++) nt_arena_free(&m->tscratch[i]);
+    free(m->tscratch);
     free(m->params);
     free(m->grads);
     for (size_t i = 0; i < m->n_info; i++) m4_store_free(&m->store[i]);
@@ -188,8 +190,38 @@ void m4_model_zero_grads(m4_model *m) {
 
 void m4_model_grads_zeroed(m4_model *m) { m->grads_zero = true; }
 
+void m4_scratch_begin(m4_model *m) {
+    nt_arena_reset(&m->scratch);
+    int n = omp_get_max_threads();
+    if (n > m->n_tscratch) {
+        m->tscratch = nt_xrealloc(m->tscratch, (size_t)n * sizeof *m->tscratch);
+        for (int i = m->n_tscratch; i < n; i++) nt_arena_init(&m->tscratch[i], 0);
+        m->n_tscratch = n;
+    }
+    for (int i = 0; i < m->n_tscratch; i++) nt_arena_reset(&m->tscratch[i]);
+}
+
+/* The team member number at the outermost active level (inner regions run on one thread
+ * unless nesting is enabled, and then they share their ancestor's arena: no m4 code takes
+ * scratch from such a region). Even the team's master gets its own arena, so that code
+ * which marks and rolls back m->scratch inside the region (with no allocation of its own
+ * there) never disturbs another thread's blocks. */
+static nt_arena *scratch_arena(m4_model *m) {
+    if (omp_get_active_level() == 0) return &m->scratch;
+    for (int l = 1, n = omp_get_level(); l <= n; l++)
+        if (omp_get_team_size(l) > 1) {
+            int t = omp_get_ancestor_thread_num(l);
+            if (t < 0 || t >= m->n_tscratch) abort(); /* a team larger than m4_scratch_begin saw */
+            return &m->tscratch[t];
+        }
+    return &m->scratch;
+}
+
+nt_arena_pos m4_scratch_mark(m4_model *m) { return nt_arena_mark(scratch_arena(m)); }
+void m4_scratch_rollback(m4_model *m, nt_arena_pos pos) { nt_arena_rollback(scratch_arena(m), pos); }
+
 float *m4_scratch(m4_model *m, int64_t nfloats, bool zero) {
-    float *p = nt_arena_alloc(&m->scratch, (size_t)(nfloats > 0 ? nfloats : 1) * sizeof(float), 0);
+    float *p = nt_arena_alloc(scratch_arena(m), (size_t)(nfloats > 0 ? nfloats : 1) * sizeof(float), 0);
     if (!p) abort();
     if (zero) memset(p, 0, (size_t)(nfloats > 0 ? nfloats : 0) * sizeof(float));
     return p;

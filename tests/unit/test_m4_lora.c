@@ -3,6 +3,8 @@
  * exporter's merge, formats.md §10) folded into a plain model, the f32 model on the rounded /
  * dequantized weights for compact storage, and PyTorch autograd in float64 for one linear and
  * one expert (tests/unit/oracles/lora_torch.py). */
+#include <omp.h>
+
 #include "export/hf_model.h"
 #include "export/peft.h"
 #include "formats/safetensors.h"
@@ -291,6 +293,44 @@ static void check_storage(tn_dtype dt, bool ckpt) {
 
 TEST(bf16_base_matches_f32_on_rounded_weights) { check_storage(TN_BF16, false); }
 TEST(nf4_base_matches_f32_on_dequantized_weights) { check_storage(TN_NF4, true); }
+
+/* The routed experts one per thread (each thread's scratch from its own arena: compact-weight
+ * tiles, adapter temporaries) give the bits of the one-after-another order: loss, logits and
+ * every adapter gradient, the fused experts' included. */
+static void check_expert_threads(tn_dtype dt) {
+    lsetup s;
+    nt_err err = {0};
+    CHECK(lsetup_make(&s, true, 0) == 0);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(2);
+    m4_model *m[2] = {lmodel(&s, dt, &err), lmodel(&s, dt, &err)};
+    CHECK(m[0] && m[1]);
+    int64_t nl = B_ * T_ * s.full.text.vocab_size;
+    float *lg[2];
+    double L[2];
+    for (int i = 0; i < 2; i++) {
+        m[i]->experts_serial = i == 1;
+        CHECK_EQ_INT(lattach(m[i], &s, 0, &err), NT_OK);
+        lrandomize(m[i], 0.3f, 5);
+        lg[i] = malloc((size_t)nl * sizeof(float));
+        L[i] = run(m[i], &s, true, lg[i], &err);
+    }
+    CHECK_MSG(memcmp(&L[0], &L[1], sizeof L[0]) == 0, "loss %.9g vs %.9g", L[0], L[1]);
+    CHECK(memcmp(lg[0], lg[1], (size_t)nl * sizeof(float)) == 0);
+    CHECK(memcmp(m4_lora_grads(m[0]), m4_lora_grads(m[1]), (size_t)m4_lora_num_floats(m[0]) * sizeof(float)) == 0);
+    /* the parallel run took scratch on both threads' arenas, the serial one on neither */
+    CHECK(m[0]->n_tscratch == 2 && m[0]->tscratch[0].high_water > 0 && m[0]->tscratch[1].high_water > 0);
+    CHECK(m[1]->n_tscratch == 2 && m[1]->tscratch[0].high_water == 0 && m[1]->tscratch[1].high_water == 0);
+    omp_set_num_threads(threads);
+    for (int i = 0; i < 2; i++) {
+        free(lg[i]);
+        m4_model_free(m[i]);
+    }
+    tr_result_free(&s.res);
+}
+
+TEST(experts_one_per_thread_match_the_serial_order_f32) { check_expert_threads(TN_F32); }
+TEST(experts_one_per_thread_match_the_serial_order_nf4) { check_expert_threads(TN_NF4); }
 
 /* Dropout: the checkpointed recompute sees the same masks (bit-identical loss and
  * gradients); eval mode equals the model without dropout; the masks depend on the step. */
