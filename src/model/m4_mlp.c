@@ -47,11 +47,11 @@ static void gather_rows(float *dst, const float *src, const int32_t *slot_tok, i
         memcpy(dst + r * D, src + (int64_t)(slot_tok[r] / k) * D, (size_t)D * sizeof(float));
 }
 
-/* Whether the experts of a layer run one per thread (each GEMM single-threaded: OpenBLAS's
- * OpenMP build runs serially inside a parallel region) instead of one after another with
+/* Whether the experts of a layer run one per thread (each GEMM single-threaded: kn_sgemm runs
+ * on the calling thread inside a parallel region) instead of one after another with
  * threaded GEMMs. An expert sees ~N·k/E rows (128 in the benchmark model), where a threaded
  * GEMM reaches ~60 % of the large-shape rate and a serial one ~80 % of a core, and the
- * per-expert work of compact weights (tile dequantization) and adapters (rank-r GEMMs,
+ * per-expert work of adapters (rank-r GEMMs,
  * gathers) is a string of short parallel regions when run serially. Every storage and
  * adapters too: each thread takes scratch from its own arena (m4_scratch). Experts are
  * disjoint in every output: their rows of gu/he/ye/dxe/dhe, their slots of dw, their
