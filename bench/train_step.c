@@ -1,7 +1,7 @@
 /* One training step of the model, timed exactly as `newt train` runs it (newt's side of
  * bench/train):
  *   build/release/bench/train_step MODEL_DIR [--mode full|lora|qlora] [--seq T] [--steps N]
- *                                  [--warmup N] [--experts nf4|f32] [--ckpt]
+ *                                  [--warmup N] [--experts nf4|f32] [--optim adamw|adamw8] [--ckpt]
  *
  *   full   every parameter trainable, f32; AdamW over all of them.
  *   lora   base frozen (f32), r=16 alpha=32 adapters on q_a_proj, q_b_proj,
@@ -41,7 +41,7 @@ enum { MODE_FULL, MODE_LORA, MODE_QLORA };
 typedef struct {
     const char *dir;
     int mode;
-    bool experts_nf4, ckpt;
+    bool experts_nf4, ckpt, adamw8; /* adamw8: bitsandbytes' 8-bit AdamW (adamw_bnb_8bit) */
     int64_t T;
     int steps, warmup;
 } args;
@@ -63,7 +63,11 @@ static int parse(int argc, char **argv, args *a) {
         else if (!strcmp(s, "--seq") && v) a->T = atoll(argv[++i]);
         else if (!strcmp(s, "--steps") && v) a->steps = atoi(argv[++i]);
         else if (!strcmp(s, "--warmup") && v) a->warmup = atoi(argv[++i]);
-        else if (!strcmp(s, "--experts") && v) {
+        else if (!strcmp(s, "--optim") && v) {
+            const char *o = argv[++i];
+            if (strcmp(o, "adamw") && strcmp(o, "adamw8")) return 1;
+            a->adamw8 = !strcmp(o, "adamw8");
+        } else if (!strcmp(s, "--experts") && v) {
             const char *e = argv[++i];
             if (strcmp(e, "nf4") && strcmp(e, "f32")) return 1;
             a->experts_nf4 = !strcmp(e, "nf4");
@@ -172,12 +176,12 @@ int main(int argc, char **argv) {
     args a;
     if (parse(argc, argv, &a))
         return fprintf(stderr, "usage: train_step MODEL_DIR [--mode full|lora|qlora] [--seq T] [--steps N] "
-                               "[--warmup N] [--experts nf4|f32 (qlora)] [--ckpt]\n"), 2;
+                               "[--warmup N] [--experts nf4|f32 (qlora)] [--optim adamw|adamw8] [--ckpt]\n"), 2;
     nt_threads_init(0);
     nt_err err = {0};
     m4_model *m = NULL;
     tr_optim *o = NULL;
-    tr_optim_hparams hp = tr_optim_defaults(TR_OPT_ADAMW); /* betas 0.9/0.999, eps 1e-8 */
+    tr_optim_hparams hp = tr_optim_defaults(a.adamw8 ? TR_OPT_ADAMW_8BIT : TR_OPT_ADAMW); /* betas 0.9/0.999, eps 1e-8 */
     if (load(&a, &m, &err) || tr_step_optim_new(m, &hp, 0.01, &o, &err))
         return fprintf(stderr, "train_step: %s\n", err.msg), m4_model_free(m), 1;
     const m4_text_config *c = m4_model_config(m);
@@ -198,9 +202,9 @@ int main(int argc, char **argv) {
     m4_model_report(m, &r);
     double fwd = fwd_flops_per_token(c, a.T), med = dt[a.steps / 2];
     double factor = a.mode == MODE_FULL ? 3.0 : 2.0; /* forward + backward (bench/README.md) */
-    printf("newt mode=%s T=%lld threads=%d params=%.1fM trainable=%.3fM step median=%.0f ms (min %.0f, max %.0f, n=%d) "
+    printf("newt mode=%s optim=%s T=%lld threads=%d params=%.1fM trainable=%.3fM step median=%.0f ms (min %.0f, max %.0f, n=%d) "
            "tokens/s=%.1f model-fwd GFLOP/token=%.4f achieved=%.1f GFLOP/s maxrss=%.0f MiB loss=%.4f\n",
-           MODE_NAMES[a.mode], (long long)a.T, nt_threads_count(), (double)m4_model_num_floats(m) / 1e6,
+           MODE_NAMES[a.mode], a.adamw8 ? "adamw_bnb_8bit" : "adamw", (long long)a.T, nt_threads_count(), (double)m4_model_num_floats(m) / 1e6,
            (double)(r.trainable + m4_lora_num_floats(m)) / 1e6, med * 1e3, dt[0] * 1e3, dt[a.steps - 1] * 1e3, a.steps,
            (double)a.T / med, fwd / 1e9, factor * fwd * (double)a.T / med / 1e9, (double)ru.ru_maxrss / 1024.0,
            loss.count ? loss.loss / (double)loss.count : 0.0); /* loss_sum: the mean per token */
