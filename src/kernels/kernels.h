@@ -176,7 +176,9 @@ void kn_segments_from_positions(const int64_t *pos, int64_t B, int64_t T, int32_
  * rows (double) and their count. When dh/dw are given, the gradient of grad_scale·(summed
  * loss) is accumulated into them in the same pass (grad_scale = 1/count gives the mean;
  * 1 the sum, for gradient accumulation across micro-batches). logits_out (optional) receives
- * all [n, V] logits. scratch: chunk·V floats. */
+ * all [n, V] logits. scratch: chunk·V floats. With a frozen head (dw and logits_out NULL) the
+ * same scratch instead holds a block of vocabulary rows for all n rows at once (online
+ * softmax, kn_xent.c), so W is read once per call rather than once per chunk. */
 typedef struct {
     double loss_sum;
     int64_t count;

@@ -1,7 +1,7 @@
 /* lm_head + cross-entropy fused over token chunks: for each chunk of rows the logits are one
  * GEMM into scratch, turned in place into (softmax − onehot)·grad_scale, and pushed back
  * through the head (dh) and into its weight (dw) by two more GEMMs. Peak memory is
- * chunk × V floats, never n × V. */
+ * chunk × V floats, never n × V. A frozen head takes the vocabulary-block path below. */
 #include <math.h>
 #include <string.h>
 
@@ -30,9 +30,99 @@ static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool wa
     return loss;
 }
 
+/* ---- frozen head: vocabulary blocks with an online softmax ----
+ * With no weight gradient and no logits wanted, the head is walked a block of vocabulary rows
+ * at a time for all the rows of h at once, so each block of W is read (and packed by the
+ * GEMM) once per call instead of once per token chunk: re-reading the whole W for every
+ * chunk is what made the token-chunked path slower than materializing the logits at
+ * V = 131072. Per row i the pass keeps the running max m_i, the running sum s_i of
+ * exp(l − m_i) (double) and acc_i = Σ_v exp(l_v − m_i)·W_v; when a block raises the max, s_i
+ * and acc_i are rescaled by exp(m_old − m_new) (the online softmax of flash attention, with
+ * W in the role of V). At the end lse_i = m_i + log s_i, loss_i = lse_i − l_i[y_i] and
+ * dh_i += grad_scale·(acc_i / s_i − W[y_i]). Two GEMMs per block, as the chunked path has
+ * per chunk; the results differ from it only by rounding. */
+typedef struct {
+    float *acc, *m;  /* [rows, D], [rows] */
+    double *s;       /* [rows] */
+    float *ly;       /* target logit per row */
+    float *lg;       /* [rows, vb] logits block */
+    int64_t rows, vb;
+} xent_online;
+
+/* Carves the buffers out of scratch (floats); false when the scratch cannot hold a useful
+ * vocabulary block (then the chunked path runs). */
+static bool online_plan(xent_online *o, float *scratch, int64_t floats, int64_t n, int64_t D) {
+    int64_t fixed = n * D + 5 * n + 1; /* acc, m, s (2 floats each), ly, alignment pad */
+    if (floats - fixed < n * 256) return false;
+    o->rows = n;
+    o->acc = scratch;
+    o->m = o->acc + n * D;
+    int64_t off = n * D + n; /* s: doubles, so at an even float offset (scratch is aligned) */
+    o->s = (double *)(void *)(scratch + off + (off & 1));
+    o->ly = (float *)(void *)(o->s + n);
+    o->lg = o->ly + n;
+    o->vb = (floats - (o->lg - scratch)) / n;
+    o->vb -= o->vb % 64;
+    return o->vb >= 256;
+}
+
+/* One vocabulary block [v0, v0 + nb): logits, max/sum update, exp in place, acc rescale. */
+static void online_block(xent_online *o, const int32_t *target, int64_t v0, int64_t nb, int64_t D,
+                         bool grad) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < o->rows; i++) {
+        float *l = o->lg + i * nb;
+        int32_t y = target[i];
+        if (y < 0) { /* ignored row: contributes nothing (zeros keep acc finite) */
+            if (grad) memset(l, 0, (size_t)nb * sizeof(float));
+            continue;
+        }
+        if (y >= v0 && y < v0 + nb) o->ly[i] = l[y - v0];
+        float mb = kn_max(l, nb), mo = o->m[i], mn = mb > mo ? mb : mo;
+        kn_exp_shift(l, nb, mn);
+        double add = kn_sum_f64(l, nb);
+        if (mn != mo) { /* the first block (mo = −inf) scales zeros */
+            float f = expf(mo - mn);
+            o->s[i] *= (double)f;
+            for (int64_t k = 0; grad && k < D; k++) o->acc[i * D + k] *= f;
+        }
+        o->s[i] += add;
+        o->m[i] = mn;
+    }
+}
+
+static kn_xent_result xent_online_run(xent_online *o, const float *h, const float *w,
+                                      const int32_t *target, int64_t D, int64_t V,
+                                      float grad_scale, float *dh) {
+    int64_t n = o->rows;
+    for (int64_t i = 0; i < n; i++) o->m[i] = -INFINITY, o->s[i] = 0, o->ly[i] = 0;
+    if (dh) memset(o->acc, 0, (size_t)(n * D) * sizeof(float));
+    for (int64_t v0 = 0; v0 < V; v0 += o->vb) {
+        int64_t nb = V - v0 < o->vb ? V - v0 : o->vb;
+        kn_sgemm(KN_N, KN_T, n, nb, D, 1.0f, h, D, w + v0 * D, D, 0.0f, o->lg, nb);
+        online_block(o, target, v0, nb, D, dh != NULL);
+        if (dh) kn_sgemm(KN_N, KN_N, n, D, nb, 1.0f, o->lg, nb, w + v0 * D, D, 1.0f, o->acc, D);
+    }
+    kn_xent_result r = {0, 0};
+    for (int64_t i = 0; i < n; i++) {
+        int32_t y = target[i];
+        if (y < 0) continue;
+        r.loss_sum += log(o->s[i]) + o->m[i] - o->ly[i];
+        r.count++;
+        if (!dh) continue;
+        float inv = (float)(1.0 / o->s[i]);
+        for (int64_t k = 0; k < D; k++)
+            dh[i * D + k] += grad_scale * (o->acc[i * D + k] * inv - w[(int64_t)y * D + k]);
+    }
+    return r;
+}
+
 kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *target, int64_t n,
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk) {
+    xent_online o;
+    if (!dw && !logits_out && n > 0 && online_plan(&o, scratch, chunk * V, n, D))
+        return xent_online_run(&o, h, w, target, D, V, grad_scale, dh);
     kn_xent_result r = {0, 0};
     bool want_grad = dh || dw;
     for (int64_t c0 = 0; c0 < n; c0 += chunk) {

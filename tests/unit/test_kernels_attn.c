@@ -183,4 +183,55 @@ TEST(lmhead_xent_fused) {
     free(h); free(w); free(dh); free(dw); free(logits); free(scr); free(x); free(fd);
 }
 
+/* Frozen head (no dw, no logits): the online vocabulary-block path. V = 1000 with a scratch of
+ * 3 rows × V gives four blocks of 256 columns; the later blocks hold larger weights so the
+ * running max rises block after block and the rescaling is exercised. Checked against the
+ * double softmax gradient and against the token-chunked path (taken when dw is given). */
+TEST(lmhead_xent_frozen_online_blocks) {
+    enum { N = 9, D = 16, V = 1000 };
+    kt_seed(21);
+    float *h = kt_randf(N * D, 1), *w = kt_randf(V * D, 1);
+    for (int v = 0; v < V; v++)
+        for (int d = 0; d < D; d++) w[v * D + d] *= 0.5f + 2.0f * (float)v / V;
+    int32_t tg[N] = {3, -1, 999, 511, 256, 0, -1, 700, 255};
+    float *dh = kt_zerof(N * D), *dh2 = kt_zerof(N * D), *dw = kt_zerof(V * D), *scr = kt_zerof(3 * V);
+    kn_xent_result r = kn_lmhead_xent(h, w, tg, N, D, V, 0.25f, dh, NULL, NULL, scr, 3);
+    kn_xent_result r2 = kn_lmhead_xent(h, w, tg, N, D, V, 0.25f, dh2, dw, NULL, scr, 3);
+    CHECK_EQ_INT(r.count, 7);
+    CHECK_EQ_INT(r2.count, 7);
+    double L = 0, err = 0, mag = 0;
+    for (int i = 0; i < N; i++) {
+        if (tg[i] < 0) {
+            for (int d = 0; d < D; d++) CHECK(dh[i * D + d] == 0);
+            continue;
+        }
+        double l[V], m = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) {
+            l[v] = 0;
+            for (int d = 0; d < D; d++) l[v] += (double)h[i * D + d] * w[v * D + d];
+            m = fmax(m, l[v]);
+        }
+        for (int v = 0; v < V; v++) s += exp(l[v] - m);
+        L += log(s) + m - l[tg[i]];
+        for (int d = 0; d < D; d++) {
+            double g = 0;
+            for (int v = 0; v < V; v++) g += (exp(l[v] - m) / s - (v == tg[i])) * w[v * D + d];
+            g *= 0.25;
+            err = fmax(err, fabs(dh[i * D + d] - g));
+            mag = fmax(mag, fabs(g));
+        }
+    }
+    CHECK(fabs(r.loss_sum - L) < 1e-5 * fabs(L));
+    CHECK(fabs(r2.loss_sum - L) < 1e-5 * fabs(L));
+    CHECK(err < 1e-5 * mag);
+    for (int i = 0; i < N * D; i++) CHECK(isfinite(dh[i]));
+    double d12 = 0;
+    for (int i = 0; i < N * D; i++) d12 = fmax(d12, fabs(dh[i] - dh2[i]));
+    CHECK(d12 < 1e-5 * mag);
+    /* loss only (no dh): the same loss */
+    kn_xent_result r3 = kn_lmhead_xent(h, w, tg, N, D, V, 1, NULL, NULL, NULL, scr, 3);
+    CHECK_NEAR(r3.loss_sum, r.loss_sum, 1e-9 * fabs(L));
+    free(h); free(w); free(dh); free(dh2); free(dw); free(scr);
+}
+
 TEST_MAIN()
