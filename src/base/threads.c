@@ -5,8 +5,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 /* From OpenBLAS's cblas.h (declared here so no include path to a particular OpenBLAS
@@ -15,10 +13,6 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char *openblas_get_config(void);
 int openblas_get_parallel(void);
-/* Only in DYNAMIC_ARCH builds (Debian's): weak, so any other OpenBLAS still links. */
-char *openblas_get_corename(void) __attribute__((weak));
-void gotoblas_dynamic_init(void) __attribute__((weak));
-void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 static int affinity_cpus(void) {
     cpu_set_t set;
@@ -43,30 +37,8 @@ int nt_threads_default(void) {
     return affinity_cpus();
 }
 
-/* OpenBLAS 0.3.21 predates Zen 4/5: on those AVX-512 CPUs it picks its AVX2 (Haswell/Zen)
- * kernels, which reach half of what its AVX-512 (SkylakeX) kernels do on the same cores
- * (sgemm 512x2048x2048 on 2 Zen 5 cores: ~250 vs ~460 GFLOP/s). Re-run its core selection
- * with OPENBLAS_CORETYPE=SkylakeX, exactly what setting that variable before start-up does.
- * Only when the user has not chosen a core type and the CPU and OS support AVX-512. Must
- * run before the first BLAS call: the selection only swaps OpenBLAS's parameter table. */
-static void blas_pick_core(void) {
-    if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
-    if (getenv("OPENBLAS_CORETYPE")) return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-        return;
-    const char *core = openblas_get_corename();
-    if (!core || (strcasecmp(core, "Haswell") && strcasecmp(core, "Zen"))) return;
-    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)) return;
-    gotoblas_dynamic_quit();
-    gotoblas_dynamic_init();
-    unsetenv("OPENBLAS_CORETYPE");
-}
-
 int nt_threads_init(int n) {
     if (n <= 0) n = nt_threads_default();
-    blas_pick_core();
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
     return n;
