@@ -154,6 +154,7 @@ void kn_router_bwd(float *dz, const float *dw, const float *probs, const int32_t
 typedef struct {
     int64_t B, T, H, dqk, dv;
     int64_t q_tok, q_head, k_tok, k_head, v_tok, v_head, o_tok, o_head;
+    int64_t qt; /* query rows per tile; 0: chosen from T (32 below 1024 tokens, else 128) */
 } kn_attn_shape;
 
 /* Scratch floats per thread for fwd/bwd. */

@@ -60,7 +60,7 @@ static void attn_case(const int32_t *seg, const uint8_t *keep) {
     float *q = kt_randf(nq, 1), *k = kt_randf(nq, 1), *v = kt_randf(nv, 1), *g = kt_randf(nv, 1);
     float qs[B * TMAX], *o = kt_zerof(nv), lse[B * H * TMAX];
     for (int i = 0; i < B * T; i++) qs[i] = 0.5f + 0.1f * (float)(i % 3);
-    kn_attn_shape s = {B, T, H, DQK, DV, H * DQK, DQK, H * DQK, DQK, H * DV, DV, H * DV, DV};
+    kn_attn_shape s = {B, T, H, DQK, DV, H * DQK, DQK, H * DQK, DQK, H * DV, DV, H * DV, DV, 0};
     float *scr = kt_zerof((int64_t)omp_get_max_threads() * (int64_t)kn_attention_scratch(&s));
     kn_attention_fwd(o, lse, q, k, v, qs, seg, keep, &s, scr);
     double *x = malloc((2 * nq + nv) * sizeof(double)), *ref = calloc(nv, sizeof(double));
@@ -114,13 +114,51 @@ TEST(attention_long_packed_and_padded) {
     T = 6;
 }
 
+/* 1100 tokens: the automatic tile (128 rows from 1024 tokens on) against 32-row tiles, with
+ * packed samples and padding, forward and backward. Both are the same sums in a different
+ * blocking of the GEMMs, so they agree to rounding. */
+TEST(attention_large_tiles_match_small_tiles) {
+    enum { LT = 1100, LH = 2, LD = 16 };
+    int64_t nq = 1 * LT * LH * LD;
+    kt_seed(5);
+    float *q = kt_randf(nq, 1), *k = kt_randf(nq, 1), *v = kt_randf(nq, 1), *g = kt_randf(nq, 1);
+    float *qs = kt_zerof(LT);
+    int32_t *seg = malloc(LT * sizeof *seg);
+    uint8_t *keep = malloc(LT);
+    int64_t *pos = malloc(LT * sizeof *pos);
+    for (int64_t t = 0; t < LT; t++) {
+        qs[t] = 0.25f, pos[t] = t < 700 ? t : t - 700, keep[t] = t < 1050;
+    }
+    kn_segments_from_positions(pos, 1, LT, seg);
+    float *o[2], *lse[2], *dq[2], *dk[2], *dv[2];
+    for (int r = 0; r < 2; r++) {
+        kn_attn_shape s = {1, LT, LH, LD, LD, LH * LD, LD, LH * LD, LD, LH * LD, LD, LH * LD, LD, r ? 32 : 0};
+        float *scr = kt_zerof((int64_t)omp_get_max_threads() * (int64_t)kn_attention_scratch(&s));
+        o[r] = kt_zerof(nq), lse[r] = kt_zerof(LH * LT);
+        dq[r] = kt_zerof(nq), dk[r] = kt_zerof(nq), dv[r] = kt_zerof(nq);
+        kn_attention_fwd(o[r], lse[r], q, k, v, qs, seg, keep, &s, scr);
+        kn_attention_bwd(dq[r], dk[r], dv[r], g, q, k, v, o[r], lse[r], qs, seg, keep, &s, scr);
+        free(scr);
+    }
+    double e = 0, mag = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        float a[4] = {o[0][i], dq[0][i], dk[0][i], dv[0][i]}, b[4] = {o[1][i], dq[1][i], dk[1][i], dv[1][i]};
+        for (int j = 0; j < 4; j++) e = fmax(e, fabs((double)a[j] - b[j])), mag = fmax(mag, fabs((double)b[j]));
+    }
+    for (int64_t i = 0; i < LH * LT; i++) CHECK(fabsf(lse[0][i] - lse[1][i]) <= 1e-5f * fmaxf(1, fabsf(lse[1][i])));
+    CHECK(mag > 0);
+    CHECK(e <= 1e-5 * mag);
+    for (int r = 0; r < 2; r++) free(o[r]), free(lse[r]), free(dq[r]), free(dk[r]), free(dv[r]);
+    free(q); free(k); free(v); free(g); free(qs); free(seg); free(keep); free(pos);
+}
+
 TEST(attention_fully_masked_row_is_zero) {
     uint8_t keep[12] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* row 0, t = 0 sees nothing */
     float q[12 * H * DQK], k[12 * H * DQK], v[12 * H * DV], o[12 * H * DV], lse[B * H * 6], qs[12];
     for (size_t i = 0; i < sizeof q / 4; i++) q[i] = k[i] = 0.1f * (float)i;
     for (size_t i = 0; i < sizeof v / 4; i++) v[i] = 1;
     for (int i = 0; i < B * T; i++) qs[i] = 1;
-    kn_attn_shape s = {B, T, H, DQK, DV, H * DQK, DQK, H * DQK, DQK, H * DV, DV, H * DV, DV};
+    kn_attn_shape s = {B, T, H, DQK, DV, H * DQK, DQK, H * DQK, DQK, H * DV, DV, H * DV, DV, 0};
     float *scr = kt_zerof((int64_t)omp_get_max_threads() * (int64_t)kn_attention_scratch(&s));
     kn_attention_fwd(o, lse, q, k, v, qs, NULL, keep, &s, scr);
     for (int j = 0; j < H * DV; j++) CHECK(o[j] == 0);
