@@ -3,14 +3,18 @@
  * Work is split over (sequence, head) pairs; inside one, queries go in tiles of QT rows, and
  * every product of a tile is one small GEMM (kn_sgemm runs single-threaded inside the OpenMP
  * region). Keys before the segment of the tile's first query are skipped: segments are
- * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles. */
+ * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles,
+ * then (own SGEMM only) this head's Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score
+ * products S = Q·Kᵀ and dP = dO·Vᵀ of every tile read them from there instead of re-packing
+ * (transposing) all the tile's keys per tile, T²/(2·QT) key rows per head per product. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/kn_sgemm_internal.h"
 
-/* Query rows per tile. Each tile's GEMMs re-pack the keys and values they read, so small
+/* Query rows per tile. (Measured before Kᵀ/Vᵀ were packed once per head:) each tile's GEMMs
+ * re-packed the keys and values they read, so small
  * tiles pay that packing once per few queries, while large tiles compute more of the masked
  * half of their diagonal block (QT/2 keys per query). Measured on the benchmark model's LoRA
  * step (2 threads): T = 4096 3166 / 3064 / 2921 / 2955 ms at QT = 32 / 64 / 128 / 256,
@@ -21,7 +25,25 @@ static int64_t tile_rows(const kn_attn_shape *s) {
 }
 #define QT tile_rows(s)
 
-size_t kn_attention_scratch(const kn_attn_shape *s) { return (size_t)(2 * QT * s->T + 16); }
+/* Keys rounded up to whole packed panels. */
+static int64_t t_padded(const kn_attn_shape *s) { return (s->T + KN_NR - 1) / KN_NR * KN_NR; }
+
+/* S and dS tiles, slack, then 64-byte alignment slack and the packed Kᵀ, Vᵀ. */
+size_t kn_attention_scratch(const kn_attn_shape *s) {
+    return (size_t)(2 * QT * s->T + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
+}
+
+/* The packed area of a thread's scratch slice, 64-byte aligned. */
+static float *pack_area(const kn_attn_shape *s, float *slice) {
+    uintptr_t a = (uintptr_t)(slice + 2 * QT * s->T + 16);
+    return (float *)((a + 63) & ~(uintptr_t)63);
+}
+
+/* Whether the products read caller-packed Kᵀ/Vᵀ: only on the own AVX-512 SGEMM (the
+ * OpenBLAS path keeps plain calls). Decided once per call, outside the parallel region. */
+static bool use_packed(const kn_attn_shape *s) {
+    return s->dqk > 0 && s->dv > 0 && strcmp(kn_sgemm_impl(), "avx512") == 0;
+}
 
 typedef struct {
     const kn_attn_shape *s;
@@ -29,6 +51,7 @@ typedef struct {
     const int32_t *seg;
     const uint8_t *keep;                /* per row of this sequence */
     int64_t t0, nq, ks, nk;             /* query tile [t0, t0+nq), keys [ks, ks+nk) */
+    const kn_bpack *kp, *vp;            /* packed Kᵀ, Vᵀ of all T keys, or NULL: plain GEMMs */
 } tile;
 
 static inline bool allowed(const tile *c, int64_t t, int64_t s) {
@@ -47,8 +70,12 @@ static int64_t key_start(const int32_t *seg, int64_t t0) {
 /* S[i][j] = qscale·q_i·k_j, −inf where masked. */
 static void scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
-    kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
-             c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
+    if (c->kp)
+        kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
+                         0.0f, S, c->nk);
+    else
+        kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
+                 c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
     for (int64_t i = 0; i < c->nq; i++) {
         float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
         if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
@@ -100,6 +127,10 @@ static void set_range(tile *c, int64_t t0) {
     int64_t qt = tile_rows(c->s);
     c->nq = c->s->T - t0 < qt ? c->s->T - t0 : qt;
     c->ks = key_start(c->seg, t0);
+    /* Packed panels start at multiples of NR: a segment starting elsewhere (packing) takes
+     * the keys before it from the aligned-down start too, masked by allowed() like any key
+     * of another segment (their P and dS are 0, so they add exact zeros to dK, dV). */
+    if (c->kp) c->ks -= c->ks % KN_NR;
     c->nk = t0 + c->nq - c->ks;
 }
 
@@ -107,11 +138,17 @@ void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, cons
                       const float *qscale, const int32_t *seg, const uint8_t *keep,
                       const kn_attn_shape *s, float *scratch) {
     int64_t BH = s->B * s->H;
+    bool packed = use_packed(s);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *S = scratch + (size_t)omp_get_thread_num() * kn_attention_scratch(s);
         int64_t b = bh / s->H, h = bh % s->H;
         tile c = tile_at(s, bh, q, k, v, qscale, seg, keep);
+        kn_bpack kp;
+        if (packed) {
+            kp = kn_bpack_fill(KN_T, c.kb, s->k_tok, s->dqk, s->T, pack_area(s, S));
+            c.kp = &kp;
+        }
         float *ob = o + b * s->T * s->o_tok + h * s->o_head;
         for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
             set_range(&c, t0);
@@ -136,8 +173,11 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
         else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
     }
     const float *dot = g->dob + c->t0 * s->o_tok;
-    kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
-             0.0f, dS, nk);
+    if (c->vp)
+        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, nk);
+    else
+        kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
+                 0.0f, dS, nk);
     for (int64_t i = 0; i < c->nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
         float D = 0, qs = c->qscale[c->t0 + i];
@@ -160,11 +200,19 @@ void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
                       const float *qscale, const int32_t *seg, const uint8_t *keep,
                       const kn_attn_shape *s, float *scratch) {
     int64_t BH = s->B * s->H;
+    bool packed = use_packed(s);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *P = scratch + (size_t)omp_get_thread_num() * kn_attention_scratch(s);
         int64_t b = bh / s->H, h = bh % s->H, row0 = b * s->T;
         tile c = tile_at(s, bh, q, k, v, qscale, seg, keep);
+        kn_bpack kp, vp;
+        if (packed) {
+            float *area = pack_area(s, P);
+            kp = kn_bpack_fill(KN_T, c.kb, s->k_tok, s->dqk, s->T, area);
+            vp = kn_bpack_fill(KN_T, c.vb, s->v_tok, s->dv, s->T, area + kn_bpack_floats(s->dqk, s->T));
+            c.kp = &kp, c.vp = &vp;
+        }
         grads g = {.dqb = dq ? dq + row0 * s->q_tok + h * s->q_head : NULL,
                    .dkb = dk ? dk + row0 * s->k_tok + h * s->k_head : NULL,
                    .dvb = dv ? dv + row0 * s->v_tok + h * s->v_head : NULL,

@@ -101,9 +101,14 @@ static void run_share(const job *j, int t, int nt) {
     else run_block(j, lo, hi, 0, j->N);
 }
 
+/* K in equal blocks of at most KC_MAX (the same cut for own_gemm and the caller-packed B). */
+static void k_blocks(int64_t K, int64_t *nkb, int64_t *kc_max) {
+    *nkb = (K + KC_MAX - 1) / KC_MAX;
+    *kc_max = (K + *nkb - 1) / *nkb;
+}
+
 static void own_gemm(job *j) {
-    j->nkb = (j->K + KC_MAX - 1) / KC_MAX;
-    j->kc_max = (j->K + j->nkb - 1) / j->nkb;
+    k_blocks(j->K, &j->nkb, &j->kc_max);
     double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
     int nt = omp_in_parallel() || flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads();
     if (nt == 1) {
@@ -142,4 +147,42 @@ void kn_sgemm(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, float a
         return;
     }
     kn_sgemm_w(ta, tb, M, N, K, alpha, A, lda, &w, beta, C, ldc);
+}
+
+size_t kn_bpack_floats(int64_t K, int64_t N) {
+    return (size_t)(K * ((N + KN_NR - 1) / KN_NR * KN_NR));
+}
+
+kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N, float *dst) {
+    kn_bpack bp = {.p = dst, .K = K, .N = N, .np = (N + KN_NR - 1) / KN_NR};
+    k_blocks(K, &bp.nkb, &bp.kc_max);
+    kn_wsrc w = {.kind = KN_W_F32, .f32 = B, .ld = ldb};
+    float *tmp = tb == KN_N ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * bp.kc_max) * sizeof(float));
+    for (int64_t kb = 0; kb < bp.nkb; kb++) {
+        int64_t k0 = kb * bp.kc_max, kc = K - k0 < bp.kc_max ? K - k0 : bp.kc_max;
+        for (int64_t p = 0; p < bp.np; p++) {
+            int64_t nr = N - p * KN_NR < KN_NR ? N - p * KN_NR : KN_NR;
+            kn_pack_b_panel(&w, tb, k0, kc, p * KN_NR, nr, dst + k0 * bp.np * KN_NR + p * KN_NR * kc, tmp);
+        }
+    }
+    return bp;
+}
+
+/* run_block's loop nest without the B packing (the column blocking by NC only orders the
+ * work; each C element is the same sum either way). */
+void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
+                      int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || nc <= 0) return;
+    float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * bp->kc_max) * sizeof(float));
+    int64_t np = (nc + KN_NR - 1) / KN_NR;
+    for (int64_t kb = 0; kb < bp->nkb; kb++) {
+        int64_t k0 = kb * bp->kc_max, kc = bp->K - k0 < bp->kc_max ? bp->K - k0 : bp->kc_max;
+        kn_cupd u = {alpha, kb ? 1.0f : beta, kb == 0 && beta == 0.0f};
+        const float *pb = bp->p + k0 * bp->np * KN_NR + n0 / KN_NR * KN_NR * kc;
+        for (int64_t i0 = 0; i0 < M; i0 += MC) {
+            int64_t mc = M - i0 < MC ? M - i0 : MC;
+            kn_pack_a(A, lda, ta, i0, mc, k0, kc, pa);
+            kn_macro(pa, pb, mc, 0, np, nc, kc, C + i0 * ldc, ldc, u);
+        }
+    }
 }

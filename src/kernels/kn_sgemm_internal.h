@@ -52,6 +52,25 @@ void kn_pack_b_panel(const kn_wsrc *W, kn_trans tb, int64_t k0, int64_t kc, int6
 void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0, int64_t p1, int64_t nc,
               int64_t kc, float *C, int64_t ldc, kn_cupd u);
 
+/* op(B) packed once by the caller and reused by many GEMMs (attention packs each head's Kᵀ
+ * and Vᵀ once for all its query tiles). Layout: for each of the K blocks the SGEMM would cut
+ * (equal blocks of at most its KC), ceil(N/NR) micro-panels of kc × NR; block b starts at
+ * float k0(b)·np·NR. kn_sgemm_bpacked then runs exactly the sums kn_sgemm runs (same K
+ * blocks, same micro-kernel, same k order): bit-identical results. AVX-512 path only. */
+typedef struct {
+    const float *p; /* 64-byte aligned */
+    int64_t K, N, np, nkb, kc_max;
+} kn_bpack;
+
+/* Floats the packed op(B) [K, N] takes. */
+size_t kn_bpack_floats(int64_t K, int64_t N);
+/* Packs op(B) (B f32, row stride ldb) into dst (64-byte aligned, kn_bpack_floats). K > 0. */
+kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N, float *dst);
+/* C[M, nc] = alpha·op(A)[M, K]·op(B)[:, n0:n0+nc] + beta·C on the calling thread alone, from
+ * the packed panels; n0 a multiple of KN_NR, n0 + nc ≤ N. */
+void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
+                      int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc);
+
 /* dst[0..n) = W[r][c0 .. c0+n) in f32, any storage kind; bit-identical to tensor/'s
  * dequantization (kn_sgemm_pack_q.c). avx512: use the AVX-512 decoders. */
 void kn_w_row_seg(const kn_wsrc *W, int64_t r, int64_t c0, int64_t n, float *dst, bool avx512);

@@ -37,7 +37,8 @@ static nt_status setup_ctx(m4_model *m, const m4_batch *b) {
     c->cos_t = acts_take(m, (size_t)(N * half) * 4, &st);
     c->sin_t = acts_take(m, (size_t)(N * half) * 4, &st);
     c->qscale = acts_take(m, (size_t)N * 4, &st);
-    c->attn_scratch = acts_take(m, (size_t)omp_get_max_threads() * kn_attention_scratch(&(kn_attn_shape){.T = b->T}) * 4, &st);
+    kn_attn_shape as = {.T = b->T, .dqk = m4_qk_head_dim(&m->cfg), .dv = m->cfg.v_head_dim};
+    c->attn_scratch = acts_take(m, (size_t)omp_get_max_threads() * kn_attention_scratch(&as) * 4, &st);
     c->seg = b->position_ids ? acts_take(m, (size_t)N * 4, &st) : NULL;
     c->keep = b->attention_mask ? acts_take(m, (size_t)N, &st) : NULL;
     if (st) return st;

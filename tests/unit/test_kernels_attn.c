@@ -152,6 +152,65 @@ TEST(attention_large_tiles_match_small_tiles) {
     free(q); free(k); free(v); free(g); free(qs); free(seg); free(keep); free(pos);
 }
 
+/* The own SGEMM reads each head's Kᵀ and Vᵀ packed once (attention scratch) instead of
+ * re-packing per query tile; the OpenBLAS path (NEWT_GEMM=blas) makes the plain calls. Both
+ * compute the same sums, so they agree to rounding: causal only, padded, and packed samples
+ * whose starts are not multiples of the 32-key panels (keys taken from the aligned-down start
+ * and masked), over several query tiles; dqk ≠ dv, and dqk = 264 cut into two K blocks. */
+static double packed_vs_plain(int64_t LT, int64_t dqk, int64_t dvv, int64_t qt, bool segs, bool pad) {
+    enum { LH = 2 };
+    int64_t nq = LT * LH * dqk, nv = LT * LH * dvv;
+    kt_seed(11);
+    float *q = kt_randf(nq, 1), *k = kt_randf(nq, 1), *v = kt_randf(nv, 1), *g = kt_randf(nv, 1);
+    float *qs = kt_zerof(LT);
+    int32_t *seg = malloc((size_t)LT * sizeof *seg);
+    uint8_t *keep = malloc((size_t)LT);
+    int64_t *pos = malloc((size_t)LT * sizeof *pos);
+    for (int64_t t = 0; t < LT; t++) { /* samples start at 0, 45, 170 (45, 170: unaligned) */
+        qs[t] = 0.3f, keep[t] = t < LT - 7, pos[t] = t < 45 ? t : t < 170 ? t - 45 : t - 170;
+    }
+    kn_segments_from_positions(pos, 1, LT, seg);
+    kn_attn_shape s = {1, LT, LH, dqk, dvv, LH * dqk, dqk, LH * dqk, dqk, LH * dvv, dvv, LH * dvv, dvv, qt};
+    float *o[2], *lse[2], *dq[2], *dk[2], *dv[2];
+    const char *saved = getenv("NEWT_GEMM");
+    char *keep_env = saved ? strdup(saved) : NULL;
+    for (int r = 0; r < 2; r++) {
+        if (r == 0) setenv("NEWT_GEMM", "blas", 1);
+        else if (keep_env) setenv("NEWT_GEMM", keep_env, 1);
+        else unsetenv("NEWT_GEMM");
+        float *scr = kt_randf((int64_t)omp_get_max_threads() * (int64_t)kn_attention_scratch(&s), 1);
+        o[r] = kt_zerof(nv), lse[r] = kt_zerof(LH * LT);
+        dq[r] = kt_zerof(nq), dk[r] = kt_zerof(nq), dv[r] = kt_zerof(nv);
+        kn_attention_fwd(o[r], lse[r], q, k, v, qs, segs ? seg : NULL, pad ? keep : NULL, &s, scr);
+        kn_attention_bwd(dq[r], dk[r], dv[r], g, q, k, v, o[r], lse[r], qs, segs ? seg : NULL,
+                         pad ? keep : NULL, &s, scr);
+        free(scr);
+    }
+    free(keep_env);
+    double e = 0, mag = 0;
+    const float *x[2][4] = {{o[0], dq[0], dk[0], dv[0]}, {o[1], dq[1], dk[1], dv[1]}};
+    int64_t n[4] = {nv, nq, nq, nv};
+    for (int j = 0; j < 4; j++)
+        for (int64_t i = 0; i < n[j]; i++)
+            e = fmax(e, fabs((double)x[0][j][i] - x[1][j][i])), mag = fmax(mag, fabs((double)x[0][j][i]));
+    for (int64_t i = 0; i < LH * LT; i++) {
+        bool same_inf = isinf(lse[0][i]) && lse[0][i] == lse[1][i];
+        if (!same_inf) e = fmax(e, fabs((double)lse[0][i] - lse[1][i]) / fmax(1, fabs((double)lse[0][i])) * mag);
+    }
+    for (int r = 0; r < 2; r++) free(o[r]), free(lse[r]), free(dq[r]), free(dk[r]), free(dv[r]);
+    free(q); free(k); free(v); free(g); free(qs); free(seg); free(keep); free(pos);
+    return mag > 0 ? e / mag : INFINITY;
+}
+
+TEST(attention_packed_keys_match_plain_gemms) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM off (no AVX-512 or NEWT_GEMM=blas)");
+    CHECK(packed_vs_plain(300, 24, 16, 32, false, false) < 1e-5);
+    CHECK(packed_vs_plain(300, 24, 16, 32, false, true) < 1e-5);
+    CHECK(packed_vs_plain(300, 24, 16, 32, true, true) < 1e-5);
+    CHECK(packed_vs_plain(300, 16, 24, 128, true, false) < 1e-5);
+    CHECK(packed_vs_plain(100, 264, 8, 32, true, true) < 1e-5);
+}
+
 TEST(attention_fully_masked_row_is_zero) {
     uint8_t keep[12] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* row 0, t = 0 sees nothing */
     float q[12 * H * DQK], k[12 * H * DQK], v[12 * H * DV], o[12 * H * DV], lse[B * H * 6], qs[12];

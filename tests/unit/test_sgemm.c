@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kn_sgemm_internal.h"
 #include "kn_testutil.h"
 #include "tensor/convert.h"
 #include "tensor/fp.h"
@@ -291,6 +292,55 @@ TEST(compact_bf16_and_nf4_weights) {
         CHECK_EQ_INT(compact_suite(&d, rows, cols), 0);
         wsrc_free(&b), wsrc_free(&n), wsrc_free(&d);
     }
+}
+
+/* ---- caller-packed B (kn_bpack_fill + kn_sgemm_bpacked, the attention's Kᵀ/Vᵀ) ---- */
+
+/* One column window [n0, n0+nc) of op(B) from the packed panels: bitwise equal to kn_sgemm on
+ * the same window (same K blocks, micro-kernel and k order) and within rounding of the double
+ * reference. K = 300 and 600 cut into two and three K blocks. */
+static int64_t bpacked_case(kn_trans ta, kn_trans tb, int64_t M, int64_t N, int64_t K, int64_t n0,
+                            int64_t nc, float alpha, float beta) {
+    gcase g = mk(ta, tb, M, nc, K, 3, alpha, beta);
+    int64_t ldb = (tb == KN_T ? K : N) + 5, bsz = tb == KN_T ? N * ldb : K * ldb;
+    float *A = kt_randf(a_size(&g), 1.0), *B = kt_randf(bsz, 1.0), *C0 = kt_randf(M * g.ldc, 1.0);
+    size_t pf = kn_bpack_floats(K, N);
+    float *pk = aligned_alloc(64, (pf * sizeof(float) + 63) / 64 * 64), *C1 = malloc((size_t)(M * g.ldc) * sizeof(float));
+    float *C2 = malloc((size_t)(M * g.ldc) * sizeof(float));
+    memcpy(C1, C0, (size_t)(M * g.ldc) * sizeof(float));
+    memcpy(C2, C0, (size_t)(M * g.ldc) * sizeof(float));
+    const float *Bw = tb == KN_T ? B + n0 * ldb : B + n0; /* op(B)[:, n0:] */
+    kn_bpack bp = kn_bpack_fill(tb, B, ldb, K, N, pk);
+    kn_sgemm_bpacked(ta, M, n0, nc, alpha, A, g.lda, &bp, beta, C1, g.ldc);
+    kn_sgemm(ta, tb, M, nc, K, alpha, A, g.lda, Bw, ldb, beta, C2, g.ldc);
+    int64_t bad = memcmp(C1, C2, (size_t)(M * g.ldc) * sizeof(float)) != 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < nc; j++) {
+            double acc = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = ta == KN_T ? A[k * g.lda + i] : A[i * g.lda + k];
+                double b = tb == KN_T ? Bw[j * ldb + k] : Bw[k * ldb + j];
+                acc += a * b, mag += fabs(a * b);
+            }
+            double want = alpha * acc + beta * C0[i * g.ldc + j];
+            double tol = 1e-5 * (fabs(alpha) * mag + fabs(beta * C0[i * g.ldc + j])) + 1e-30;
+            bad += fabs(C1[i * g.ldc + j] - want) > tol;
+        }
+    free(A), free(B), free(C0), free(C1), free(C2), free(pk);
+    return bad;
+}
+
+TEST(caller_packed_b_matches_sgemm_bitwise) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM not active (no AVX-512 or NEWT_GEMM=blas)");
+    kt_seed(31);
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_T, 100, 300, 64, 0, 300, 1.0f, 0.0f), 0);
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_T, 100, 300, 64, 64, 100, 1.0f, 0.0f), 0);
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_T, 13, 300, 64, 288, 12, -0.5f, 0.75f), 0);
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_T, 200, 1100, 64, 32, 1068, 1.0f, 0.0f), 0); /* nc > NC */
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_T, 40, 97, 300, 32, 1, 1.0f, 0.0f), 0);
+    CHECK_EQ_INT(bpacked_case(KN_T, KN_T, 40, 97, 600, 64, 33, 2.0f, 1.0f), 0);
+    CHECK_EQ_INT(bpacked_case(KN_N, KN_N, 30, 130, 72, 96, 34, 1.0f, 0.0f), 0);
+    CHECK(kn_bpack_floats(64, 33) == 64 * 64); /* 33 columns: two 32-wide panels */
 }
 
 TEST(blas_path_same_semantics) {
