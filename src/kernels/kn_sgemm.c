@@ -25,6 +25,11 @@
 #define KC_MAX 256
 #define MC 192
 #define NC 1024
+/* op(A) = A (k contiguous) is read in place, unpacked, when the block has at most this many
+ * B panels: packing (a transpose) costs as much as streaming A a few times, and with one or
+ * two panels (attention's P·V and dS·K with dv = dqk = 64, LoRA's rank-r products) A is
+ * streamed only once or twice. */
+#define DIRECT_A_PANELS 2
 /* Below this many flops (2·M·N·K) one thread is faster than waking the team. */
 #define PAR_MIN_FLOPS 4e6
 /* thread scratch slots */
@@ -77,8 +82,13 @@ static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t 
             }
             for (int64_t i0 = m0; i0 < m1; i0 += MC) {
                 int64_t mc = m1 - i0 < MC ? m1 - i0 : MC;
+                float *Cb = j->C + i0 * j->ldc + jc;
+                if (j->ta == KN_N && np <= DIRECT_A_PANELS) {
+                    kn_macro_direct(j->A + i0 * j->lda + k0, j->lda, pb, mc, 0, np, nc, kc, Cb, j->ldc, u);
+                    continue;
+                }
                 kn_pack_a(j->A, j->lda, j->ta, i0, mc, k0, kc, pa);
-                kn_macro(pa, pb, mc, 0, np, nc, kc, j->C + i0 * j->ldc + jc, j->ldc, u);
+                kn_macro(pa, pb, mc, 0, np, nc, kc, Cb, j->ldc, u);
             }
         }
     }

@@ -54,6 +54,34 @@ KN_AVX512 static void ukr(int64_t kc, const float *restrict a, const float *rest
         if (i < mr) store_row(c + i * ldc, c0[i], c1[i], m0, m1, u);
 }
 
+/* ukr reading op(A) = A (row-major, k contiguous) in place: 12 sequential row streams instead
+ * of a packed micro-panel. Same FMAs in the same order as ukr on the packed copy: bitwise the
+ * same C. Rows past mr re-read row mr−1 (valid memory; their results are not stored). */
+KN_AVX512 static void ukr_direct(int64_t kc, const float *a, int64_t lda, const float *restrict b,
+                                 float *c, int64_t ldc, int mr, __mmask16 m0, __mmask16 m1,
+                                 kn_cupd u) {
+    __m512 c0[KN_MR], c1[KN_MR];
+    const float *r[KN_MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < KN_MR; i++) {
+        c0[i] = c1[i] = _mm512_setzero_ps();
+        r[i] = a + (i < mr ? i : mr - 1) * lda;
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < KN_MR; i++) {
+            __m512 ai = _mm512_set1_ps(r[i][k]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        b += KN_NR;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < KN_MR; i++)
+        if (i < mr) store_row(c + i * ldc, c0[i], c1[i], m0, m1, u);
+}
+
 static __mmask16 mask_of(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
@@ -66,6 +94,18 @@ KN_AVX512 void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0
         for (int64_t ir = 0; ir < mc; ir += KN_MR) {
             int mr = (int)(mc - ir < KN_MR ? mc - ir : KN_MR);
             ukr(kc, pa + ir * kc, pb + jr * kc, C + ir * ldc + jr, ldc, mr, m0, m1, u);
+        }
+    }
+}
+
+KN_AVX512 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                               int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t jr = p * KN_NR, nr = nc - jr < KN_NR ? nc - jr : KN_NR;
+        __mmask16 m0 = mask_of(nr), m1 = mask_of(nr - 16);
+        for (int64_t ir = 0; ir < mc; ir += KN_MR) {
+            int mr = (int)(mc - ir < KN_MR ? mc - ir : KN_MR);
+            ukr_direct(kc, A + ir * lda, lda, pb + jr * kc, C + ir * ldc + jr, ldc, mr, m0, m1, u);
         }
     }
 }
@@ -188,5 +228,7 @@ void kn_pack_b_panel(const kn_wsrc *W, kn_trans tb, int64_t k0, int64_t kc, int6
                      int64_t nr, float *dst, float *tmp) {}
 void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0, int64_t p1, int64_t nc,
               int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
+void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                     int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
 
 #endif

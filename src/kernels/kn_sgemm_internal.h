@@ -71,6 +71,11 @@ kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int6
 void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
                       int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc);
 
+/* kn_macro with op(A) = A read in place (row-major, k contiguous; A at the block's row 0,
+ * column k0) instead of from a packed copy; bitwise the same C. */
+void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                     int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u);
+
 /* dst[0..n) = W[r][c0 .. c0+n) in f32, any storage kind; bit-identical to tensor/'s
  * dequantization (kn_sgemm_pack_q.c). avx512: use the AVX-512 decoders. */
 void kn_w_row_seg(const kn_wsrc *W, int64_t r, int64_t c0, int64_t n, float *dst, bool avx512);

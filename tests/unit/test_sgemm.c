@@ -343,6 +343,36 @@ TEST(caller_packed_b_matches_sgemm_bitwise) {
     CHECK(kn_bpack_floats(64, 33) == 64 * 64); /* 33 columns: two 32-wide panels */
 }
 
+/* op(A) = A read in place (the path for blocks of at most two B panels) against the packed
+ * copy: same FMAs in the same order, so bitwise equal; row counts off the 12-row micro-tile
+ * and a partial last panel. */
+TEST(direct_a_equals_packed_a_bitwise) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM not active (no AVX-512 or NEWT_GEMM=blas)");
+    enum { M = 29, K = 70, N = 40, LDA = 75, LDC = 41 };
+    kt_seed(17);
+    float *A = kt_randf(M * LDA, 1.0), *Bm = kt_randf(K * N, 1.0), *C0 = kt_randf(M * LDC, 1.0);
+    float *pb = aligned_alloc(64, 64 * K * sizeof(float)), *pa = aligned_alloc(64, (36 * K * sizeof(float) + 63) / 64 * 64);
+    float *C1 = malloc(M * LDC * sizeof(float)), *C2 = malloc(M * LDC * sizeof(float));
+    kn_bpack bp = kn_bpack_fill(KN_N, Bm, N, K, N, pb);
+    CHECK(bp.nkb == 1 && bp.np == 2);
+    memcpy(C1, C0, M * LDC * sizeof(float)), memcpy(C2, C0, M * LDC * sizeof(float));
+    kn_cupd u = {0.5f, 2.0f, false};
+    kn_pack_a(A, LDA, KN_N, 0, M, 0, K, pa);
+    kn_macro(pa, pb, M, 0, 2, N, K, C1, LDC, u);
+    kn_macro_direct(A, LDA, pb, M, 0, 2, N, K, C2, LDC, u);
+    CHECK(memcmp(C1, C2, M * LDC * sizeof(float)) == 0);
+    double md = 0; /* and right: C = 0.5·A·B + 2·C0 */
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) acc += (double)A[i * LDA + k] * Bm[k * N + j];
+            md = fmax(md, fabs(C2[i * LDC + j] - (0.5 * acc + 2.0 * C0[i * LDC + j])));
+        }
+    CHECK(md < 1e-4);
+    for (int i = 0; i < M; i++) CHECK(C2[i * LDC + N] == C0[i * LDC + N]); /* past N untouched */
+    free(A), free(Bm), free(C0), free(pb), free(pa), free(C1), free(C2);
+}
+
 TEST(blas_path_same_semantics) {
     setenv("NEWT_GEMM", "blas", 1);
     CHECK_EQ_STR(kn_sgemm_impl(), "blas");
