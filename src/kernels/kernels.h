@@ -157,7 +157,8 @@ typedef struct {
     int64_t qt; /* query rows per tile; 0: chosen from T (32 below 1024 tokens, else 128) */
 } kn_attn_shape;
 
-/* Scratch floats per thread for fwd/bwd. */
+/* Scratch floats per thread for fwd/bwd; depends on T, dqk, dv and qt (the own SGEMM keeps each
+ * head's packed Kᵀ and Vᵀ there). */
 size_t kn_attention_scratch(const kn_attn_shape *s);
 void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
                       const float *qscale, const int32_t *seg, const uint8_t *keep,

@@ -13,12 +13,14 @@
 
 #include "kernels/kn_sgemm_internal.h"
 
-/* Query rows per tile. (Measured before Kᵀ/Vᵀ were packed once per head:) each tile's GEMMs
- * re-packed the keys and values they read, so small
- * tiles pay that packing once per few queries, while large tiles compute more of the masked
- * half of their diagonal block (QT/2 keys per query). Measured on the benchmark model's LoRA
+/* Query rows per tile. Before Kᵀ/Vᵀ were packed once per head each tile's GEMMs re-packed the
+ * keys and values they read, so small tiles paid that packing once per few queries, while
+ * large tiles compute more of the masked half of their diagonal block (QT/2 keys per query).
+ * Measured on the benchmark model's LoRA
  * step (2 threads): T = 4096 3166 / 3064 / 2921 / 2955 ms at QT = 32 / 64 / 128 / 256,
- * T = 2048 1092 / 1056 / 1032 ms, T = 1024 471 / 464 / 454 ms, T = 512 236 / 234 ms. */
+ * T = 2048 1092 / 1056 / 1032 ms, T = 1024 471 / 464 / 454 ms, T = 512 236 / 234 ms. With the
+ * packing once per head, QT = 64 at T = 4096 still measured slower than 128 (2858 vs 2679 ms,
+ * medians of 3). */
 static int64_t tile_rows(const kn_attn_shape *s) {
     if (s->qt > 0) return s->qt;
     return s->T >= 1024 ? 128 : 32;
