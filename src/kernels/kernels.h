@@ -189,6 +189,17 @@ typedef struct {
 kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *target, int64_t n,
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk);
+/* The same loss and dh (accumulated) with the weight gradient handed out instead of summed
+ * into a [V, D] buffer: all n rows' logits at once in scratch (n·V floats, then vb·D for one
+ * block), turned into grad_scale·(softmax − onehot), pushed into dh, and then for each block
+ * of vb vocabulary rows the block's finished gradient dW[v0 .. v0 + nb) = dlogitsᵀ·h is
+ * passed to fn (its buffer is reused after fn returns). Built for an optimizer applied
+ * during the backward: at n ≤ D + chunk the n × V logits are smaller than dW plus a chunk. */
+typedef void (*kn_rows_fn)(void *ctx, int64_t r0, int64_t nr, const float *rows);
+kn_xent_result kn_lmhead_xent_dw_blocks(const float *h, const float *w, const int32_t *target,
+                                        int64_t n, int64_t D, int64_t V, float grad_scale,
+                                        float *dh, float *scratch, int64_t vb, kn_rows_fn fn,
+                                        void *ctx);
 
 /* ---- exp (kn_exp.c) ---- */
 

@@ -144,3 +144,31 @@ kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *tar
     }
     return r;
 }
+
+/* One logits pass for all rows, then dh by one GEMM and dW a block of vocabulary rows at a
+ * time: the GEMM for rows [v0, v0 + nb) of dW is the same K = n sum as kn_linear_bwd's for
+ * those rows, so the blocks equal what the chunked path computes with a chunk of n rows. */
+kn_xent_result kn_lmhead_xent_dw_blocks(const float *h, const float *w, const int32_t *target,
+                                        int64_t n, int64_t D, int64_t V, float grad_scale,
+                                        float *dh, float *scratch, int64_t vb, kn_rows_fn fn,
+                                        void *ctx) {
+    kn_xent_result r = {0, 0};
+    if (n <= 0) return r;
+    float *dl = scratch, *blk = scratch + n * V;
+    kn_linear_fwd(dl, h, w, n, V, D, false);
+    double sum = 0;
+    int64_t cnt = 0;
+#pragma omp parallel for schedule(static) reduction(+ : sum, cnt) if (n * V > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        sum += row_xent(dl + i * V, V, target[i], grad_scale, true);
+        cnt += target[i] >= 0;
+    }
+    r.loss_sum = sum, r.count = cnt;
+    kn_linear_bwd(dh, NULL, dl, h, w, n, V, D);
+    for (int64_t v0 = 0; v0 < V; v0 += vb) {
+        int64_t nb = V - v0 < vb ? V - v0 : vb;
+        kn_sgemm(KN_T, KN_N, nb, D, n, 1.0f, dl + v0, V, h, D, 0.0f, blk, D);
+        fn(ctx, v0, nb, blk);
+    }
+    return r;
+}

@@ -92,10 +92,12 @@ static void head(m4_model *m, const m4_batch *b, bool want_grad, float *logits, 
     float scale = m->opt.loss_sum ? 1.0f : count ? 1.0f / (float)count : 0.0f;
     bool grad = want_grad && b->labels;
     int64_t chunk = m->opt.xent_chunk < N ? m->opt.xent_chunk : N; /* no larger than the batch */
-    float *scr = m4_scratch(m, chunk * V, false);
-    kn_xent_result r = kn_lmhead_xent(m->final_norm, m->p.lm_head, tg, N, D, V, scale,
-                                      grad ? m->dfinal : NULL, grad ? m->g.lm_head : NULL,
-                                      logits, scr, chunk);
+    kn_xent_result r;
+    if (grad && m->sink.grad)
+        r = m4_sink_head(m, tg, count, scale);
+    else
+        r = kn_lmhead_xent(m->final_norm, m->p.lm_head, tg, N, D, V, scale, grad ? m->dfinal : NULL,
+                           grad ? m->g.lm_head : NULL, logits, m4_scratch(m, chunk * V, false), chunk);
     if (loss) {
         loss->count = r.count;
         loss->loss = m->opt.loss_sum ? r.loss_sum : r.count ? r.loss_sum / (double)r.count : 0.0;
@@ -111,9 +113,14 @@ static nt_status alloc_states(m4_model *m, const m4_batch *b, bool want_grad) {
     m->final_norm = acts_take(m, (size_t)(N * D) * 4, &st);
     m->rstd_final = acts_take(m, (size_t)N * 4, &st);
     m->dfinal = want_grad ? acts_take(m, (size_t)(N * D) * 4, &st) : NULL;
+    bool tied = m4_model_find_param(m, "lm_head.weight") < 0;
+    int64_t emb = m4_model_find_param(m, "model.embed_tokens.weight");
+    m->tied_g = want_grad && m->sink.grad && tied && emb >= 0 && m->trainable[emb]
+                    ? acts_take(m, (size_t)(m->cfg.vocab_size * D) * 4, &st) : NULL;
     int32_t *ids = acts_take(m, (size_t)N * 4, &st);
     if (st) return st;
     if (m->dfinal) memset(m->dfinal, 0, (size_t)(N * D) * 4);
+    if (m->tied_g) memset(m->tied_g, 0, (size_t)(m->cfg.vocab_size * D) * 4);
     memcpy(ids, b->input_ids, (size_t)N * 4);
     m->ids = ids;
     return NT_OK;
@@ -142,7 +149,7 @@ nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logi
 }
 
 /* dx holds d loss / d (output of layer l) on entry and d loss / d (its input) on return. */
-static nt_status layer_bwd(m4_model *m, int64_t l, float *dx, float *dh, nt_err *err) {
+nt_status m4_layer_bwd(m4_model *m, int64_t l, float *dx, float *dh, nt_err *err) {
     int64_t N = m->ctx.N, D = m->cfg.hidden_size;
     m4_acts *a = &m->acts[m->opt.checkpointing ? 0 : l];
     nt_arena_pos ap = nt_arena_mark(&m->acts_arena);
@@ -169,10 +176,14 @@ nt_status m4_backward(m4_model *m, nt_err *err) {
     int64_t N = m->ctx.N, D = m->cfg.hidden_size;
     m4_scratch_begin(m);
     float *dx = m4_scratch(m, N * D, true), *dh = m4_scratch(m, N * D, false);
+    if (m->sink.grad) {
+        m->have_grad = false;
+        return m4_sink_backward(m, dx, dh, err);
+    }
     kn_rmsnorm_bwd(dx, D, m->g.norm, m->dfinal, D, m->xs[m->cfg.num_layers], D, m->p.norm,
                    m->rstd_final, N, D);
     for (int64_t l = m->cfg.num_layers - 1; l >= 0; l--)
-        if (layer_bwd(m, l, dx, dh, err)) return err ? err->code : NT_ENOMEM;
+        if (m4_layer_bwd(m, l, dx, dh, err)) return err ? err->code : NT_ENOMEM;
     if (m->g.embed) kn_embed_bwd(m->g.embed, dx, m->ids, N, D); /* NULL: frozen */
     m->have_grad = false;
     return NT_OK;

@@ -76,7 +76,25 @@ struct m4_model {
     const int32_t *ids;
     bool have_grad;
     m4_lora *lora;                 /* NULL: no adapters */
+    /* optimizer in backward (m4_sink.c); sink.grad NULL: gradients live in m->grads */
+    m4_grad_sink sink;
+    int32_t *grp;                  /* [n_info] sink group of a trainable tensor (m4_sink_layout) */
+    int64_t *grp_floats;           /* [num_layers + 3] gradient floats of each group */
+    float *tied_g;                 /* tied head + embedding with a sink: their gradient (acts) */
 };
+
+/* The sink's side of the model (m4_sink.c). Groups: decoder layer l is group l, then the
+ * final norm (num_layers), the embedding with a tied head (num_layers + 1), an untied lm_head
+ * (num_layers + 2). m4_sink_layout replaces m4_model_alloc_grads's buffer: goff becomes the
+ * offset in the tensor's group. m4_sink_head runs the fused loss for a forward with
+ * gradients; m4_sink_backward is the whole backward. */
+nt_status m4_sink_layout(m4_model *m, nt_err *err);
+kn_xent_result m4_sink_head(m4_model *m, const int32_t *tg, int64_t count, float scale);
+nt_status m4_sink_backward(m4_model *m, float *dx, float *dh, nt_err *err);
+void m4_sink_free(m4_model *m);
+/* Backward of decoder layer l (m4_forward.c): dx holds d loss / d (its output) on entry and
+ * d loss / d (its input) on return; dh is scratch. */
+nt_status m4_layer_bwd(m4_model *m, int64_t l, float *dx, float *dh, nt_err *err);
 
 /* Points p's fields at base + offs[i] (NULL where offs[i] == SIZE_MAX). */
 void m4_point_params(const m4_model *m, float *base, const size_t *offs, m4_params *p);

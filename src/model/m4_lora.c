@@ -101,6 +101,8 @@ void m4_lora_free(m4_lora *l) {
 
 nt_status m4_lora_attach(m4_model *m, const tr_result *res, const m4_lora_opts *o, nt_err *err) {
     if (m->lora) return nt_err_set(err, NT_EINVAL, "LoRA adapters are already attached");
+    if (m->sink.grad) /* m4_model_set_grad_sink: the sink updates base tensors only */
+        return nt_err_set(err, NT_EUNSUPPORTED, "LoRA adapters: not with the optimizer in backward");
     if (o->r < 1) return nt_err_set(err, NT_EINVAL, "LoRA rank r must be >= 1, got %lld", (long long)o->r);
     if (!(o->dropout >= 0 && o->dropout < 1))
         return nt_err_set(err, NT_EINVAL, "lora_dropout must be in [0, 1), got %g", o->dropout);

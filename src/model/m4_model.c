@@ -134,6 +134,7 @@ void m4_model_free(m4_model *m) {
     free(m->poff);
     free(m->goff);
     free(m->lidx);
+    m4_sink_free(m);
     free(m->p.layers);
     free(m->g.layers);
     free(m->info);
@@ -158,6 +159,7 @@ int64_t m4_model_num_floats(const m4_model *m) { return m->n_floats; }
  * parameter table's). */
 nt_status m4_model_alloc_grads(m4_model *m, nt_err *err) {
     if (m->grads_ready) return NT_OK;
+    if (m->sink.grad) return m4_sink_layout(m, err);
     int64_t n = 0;
     for (size_t i = 0; i < m->n_info; i++) {
         m->goff[i] = m->trainable[i] ? (size_t)n : SIZE_MAX;

@@ -163,6 +163,32 @@ nt_status m4_forward(m4_model *m, const m4_batch *b, bool want_grad, float *logi
  * preceding m4_forward to have had labels and want_grad. */
 nt_status m4_backward(m4_model *m, nt_err *err);
 
+/* ---- optimizer in backward: a gradient sink ----
+ * With a sink the model keeps no gradient allocation. Each trainable tensor's gradient is
+ * made in scratch when its last contribution is computed, handed to sink.grad, and dropped:
+ * lm_head inside m4_forward (in blocks of 256 vocabulary rows when the batch is at most
+ * xent_chunk + hidden_size tokens: then the n × V logits are the only big buffer), then in
+ * m4_backward the final norm, each decoder layer (last first) and the embedding (with a tied
+ * head, which collects both contributions, last). Peak gradient memory is one group in
+ * scratch instead of every parameter's. sink.begin is called once per m4_forward with
+ * want_grad and labels, before any sink.grad, with the batch's trained-token count; the
+ * gradients are those of the loss as m4_forward defines it (the sum with opt.loss_sum).
+ * The caller applies its update in sink.grad (train/step.h does): exact only when no update
+ * needs every gradient first — no clipping, one micro-batch per step. Not with adapters.
+ * m4_model_grad_data is NULL for every tensor while a sink is set; NULL removes it (the
+ * next forward allocates gradients again). Errors (adapters attached, a trainable tensor the
+ * sink cannot place) name the cause; the model is unchanged. */
+typedef struct {
+    void *ctx;
+    void (*begin)(void *ctx, int64_t tokens);
+    /* Elements [off, off + n) of tensor `tensor` (table index) have the gradient g[0..n). */
+    void (*grad)(void *ctx, size_t tensor, size_t off, size_t n, const float *g);
+} m4_grad_sink;
+nt_status m4_model_set_grad_sink(m4_model *m, const m4_grad_sink *sink, nt_err *err);
+bool m4_model_has_grad_sink(const m4_model *m);
+/* Whether tensor i is trained (has a gradient, in a buffer or through the sink). */
+bool m4_model_trains(const m4_model *m, size_t i);
+
 /* After m4_forward: output of decoder layer i ([B*T, D]; i = num_layers-1 is the last) and
  * the final-norm output. Valid until the next forward. */
 const float *m4_hidden(const m4_model *m, int64_t layer);

@@ -64,7 +64,7 @@ static nt_status check_params(const tr_param *ps, size_t n, nt_err *err) {
     for (size_t i = 0; i < n; i++) {
         if (!ps[i].name || !*ps[i].name)
             return nt_err_set(err, NT_EINVAL, "optimizer: parameter %zu has no name", i);
-        if (ps[i].numel && (!ps[i].param || !ps[i].grad))
+        if (ps[i].numel && !ps[i].param) /* grad may be NULL: tr_optim_range_* only */
             return nt_err_set(err, NT_EINVAL, "optimizer: parameter '%s' has no buffer",
                               ps[i].name);
         if (!(ps[i].weight_decay >= 0 && isfinite(ps[i].weight_decay)))
@@ -103,11 +103,15 @@ static void build_chunks(tr_optim *o) {
     size_t cap = 0;
     for (size_t i = 0; i < o->n; i++) cap += (o->ps[i].numel + TR_CHUNK - 1) / TR_CHUNK;
     o->chunks = nt_xcalloc(cap ? cap : 1, sizeof(tr_chunk));
-    for (size_t i = 0; i < o->n; i++)
+    o->pchunk = nt_xcalloc(o->n + 1, sizeof(size_t));
+    for (size_t i = 0; i < o->n; i++) {
+        o->pchunk[i] = o->nchunks;
         for (size_t s = 0; s < o->ps[i].numel; s += TR_CHUNK) {
             size_t e = s + TR_CHUNK < o->ps[i].numel ? s + TR_CHUNK : o->ps[i].numel;
             o->chunks[o->nchunks++] = (tr_chunk){i, s, e};
         }
+    }
+    o->pchunk[o->n] = o->nchunks;
     o->partial = nt_xcalloc(o->nchunks ? o->nchunks : 1, sizeof(double));
 }
 
@@ -154,6 +158,9 @@ void tr_optim_free(tr_optim *o) {
     free(o->norms);
     free(o->chunks);
     free(o->partial);
+    free(o->pchunk);
+    free(o->lanes);
+    free(o->range);
     tr_qtable_free(&o->qt1);
     tr_qtable_free(&o->qt2);
     free(o);

@@ -84,6 +84,20 @@ float tr_optim_grad_norm(tr_optim *o);
  * element scale, clip, update and zero. Returns gn, the pre-clip norm. */
 float tr_optim_fused_step(tr_optim *o, double grad_scale, double max_norm, double lr);
 
+/* The optimizer applied during the backward (m4_grad_sink, train/step.h): the update of
+ * tr_optim_fused_step(o, grad_scale, 0, lr) — no clipping — in ranges of one parameter at a
+ * time, as soon as their gradients are final, with the gradient handed in (read only):
+ *   tr_optim_range_begin(o, grad_scale, lr);         // once per step: counts the step
+ *   tr_optim_range_update(o, param, off, n, g);      // every element exactly once, any order
+ *   float gn = tr_optim_range_end(o);                // the step's gradient norm
+ * Same bits as the fused step, norm included (each chunk's sum of squares is kept per lane
+ * across ranges). off and n are multiples of 8, and for 8-bit states off is a multiple of
+ * TR_BNB_BLOCK and n is too unless the range ends the parameter. An optimizer made with NULL
+ * gradient pointers (allowed) may only be stepped this way. */
+void tr_optim_range_begin(tr_optim *o, double grad_scale, double lr);
+void tr_optim_range_update(tr_optim *o, size_t param, size_t off, size_t n, const float *g);
+float tr_optim_range_end(tr_optim *o);
+
 /* State for a checkpoint: a safetensors file with metadata {"optimizer", "step"} and tensors
  * "state.<param name>.<field>": exp_avg, exp_avg_sq (adamw; bnb below 4096 elements);
  * state1, state2 (u8), absmax1, absmax2 (f32), qmap1, qmap2 (f32[256]) (bnb 8-bit);

@@ -4,7 +4,10 @@
  * gradient slice is set to zero, and the update kernels of tr_optim_step run on the buffer.
  * Every value goes through the same float operations as in the unfused sequence and the norm
  * uses the same fixed-order sums (tr_sumsq_lanes), so the results are the same bits. */
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/mem.h"
 
 #include "train/optim_internal.h"
 
@@ -108,4 +111,54 @@ float tr_optim_fused_step(tr_optim *o, double grad_scale, double max_norm, doubl
     tr_step_consts_init(o, lr, &k);
     update_pass(o, &k, &gp, !gp.clip);
     return gp.clip ? total : tr_norm_from_partials(o);
+}
+
+/* ---- the update in ranges, during the backward (optim.h, tr_optim_range_*) ----
+ * The fused step's per-element work (prep, then tr_step_range on the prepared copy) on the
+ * caller's gradient. The sum of squares keeps each chunk's lanes across calls: a chunk cut
+ * by range ends (multiples of 8) is met in element order in runs of multiples of 8, which is
+ * exactly how the fused pass meets it, so the norm comes out with the same bits. */
+struct tr_range {
+    tr_step_consts k;
+    gprep gp;
+};
+
+void tr_optim_range_begin(tr_optim *o, double grad_scale, double lr) {
+    if (!o->range) o->range = nt_xcalloc(1, sizeof *o->range);
+    if (!o->lanes) o->lanes = nt_xcalloc((o->nchunks ? o->nchunks : 1) * TR_SUMSQ_LANES, sizeof(double));
+    memset(o->lanes, 0, o->nchunks * TR_SUMSQ_LANES * sizeof(double));
+    o->range->gp = (gprep){.scale = grad_scale, .coef = 1.0f, .scaled = grad_scale != 1.0};
+    o->step++;
+    tr_step_consts_init(o, lr, &o->range->k);
+}
+
+/* Elements [a, b) of parameter pi, all inside chunk c. */
+static void range_piece(tr_optim *o, size_t c, size_t pi, size_t a, size_t b, const float *g) {
+    const struct tr_range *r = o->range;
+    double *acc = o->lanes + c * TR_SUMSQ_LANES;
+    _Alignas(64) float buf[TR_FUSE_SUB];
+    for (size_t x = a; x < b; x += TR_FUSE_SUB) {
+        size_t n = b - x < TR_FUSE_SUB ? b - x : TR_FUSE_SUB;
+        const float *src = g + (x - a);
+        if (r->gp.scaled) prep(r->k.simd, &r->gp, src, buf, n);
+        else memcpy(buf, src, n * sizeof(float));
+        tr_sumsq_lanes(r->k.simd, acc, buf, n);
+        tr_step_range(o, &r->k, pi, x, n, buf);
+    }
+}
+
+void tr_optim_range_update(tr_optim *o, size_t pi, size_t off, size_t n, const float *g) {
+    if (!o->range || pi >= o->n || off + n > o->ps[pi].numel) abort(); /* caller's bug */
+    size_t c0 = o->pchunk[pi] + off / TR_CHUNK, c1 = o->pchunk[pi] + (off + n + TR_CHUNK - 1) / TR_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) if (n > TR_CHUNK)
+    for (size_t c = c0; c < c1; c++) {
+        const tr_chunk *ch = &o->chunks[c];
+        size_t a = ch->start > off ? ch->start : off, b = ch->end < off + n ? ch->end : off + n;
+        range_piece(o, c, pi, a, b, g + (a - off));
+    }
+}
+
+float tr_optim_range_end(tr_optim *o) {
+    for (size_t c = 0; c < o->nchunks; c++) o->partial[c] = tr_sumsq_total(o->lanes + c * TR_SUMSQ_LANES);
+    return tr_norm_from_partials(o);
 }

@@ -48,6 +48,9 @@ struct tr_optim {
     tr_chunk *chunks;
     size_t nchunks;
     double *partial; /* per chunk: sum of squared gradients (clipping) */
+    size_t *pchunk;  /* [n + 1] first chunk of each parameter */
+    double *lanes;   /* [nchunks × TR_SUMSQ_LANES] tr_optim_range_*: per-chunk lane sums */
+    struct tr_range *range;        /* tr_optim_range_*: the current step (optim_fused.c) */
     float *norms;    /* per parameter: L2 norm of its gradient */
 };
 

@@ -195,6 +195,70 @@ TEST(fused_step_is_bit_identical_sgd_momentum) { kind_case(TR_OPT_SGD, 0.9); }
 /* The norm by hand, through the fused path: gradients (3, 4) and (12) scaled by 2 are (6, 8)
  * and (24): norms 10 and 24, total 26; max_norm 13 clips by 13 / (26 + 1e-6). With lr 0
  * and SGD nothing moves; the gradients end zero. */
+/* tr_optim_range_*: tensors in reverse order, each in ranges cut at odd multiples of 8 (of
+ * 256 for 8-bit states, the rule for those), against the fused step without clipping: the
+ * same bytes in parameters, states and the norm. */
+static void range_update_all(side *s, tr_optim_kind kind) {
+    size_t step = kind == TR_OPT_ADAMW_8BIT ? 256 * 3 : 8 * 37;
+    for (size_t t = NT; t-- > 0;) {
+        size_t n = k_tensors[t].n;
+        for (size_t off = 0, w = step; off < n; off += w, w = w == step ? step * 5 : step) {
+            size_t len = n - off < w ? n - off : w;
+            tr_optim_range_update(s->o, t, off, len, s->g[t] + off);
+        }
+    }
+}
+
+static void range_kind(tr_optim_kind kind, double momentum) {
+    static const double scales[] = {1.0, 1.0 / 3, 2.5e3};
+    for (size_t c = 0; c < sizeof scales / sizeof scales[0]; c++) {
+        side rng, fus;
+        side_new(&rng, kind, momentum, 42 + c);
+        side_new(&fus, kind, momentum, 42 + c);
+        for (int k = 0; k < STEPS && rng.o && fus.o; k++) {
+            double mag = 0.01 * (1 + k), lr = 1e-3 * (1 + 0.5 * k);
+            fill_grads(&rng, 5 * c + (uint64_t)k, mag, c == 1 && k == 1);
+            fill_grads(&fus, 5 * c + (uint64_t)k, mag, c == 1 && k == 1);
+            tr_optim_range_begin(rng.o, scales[c], lr);
+            range_update_all(&rng, kind);
+            float a = tr_optim_range_end(rng.o);
+            float b = tr_optim_fused_step(fus.o, scales[c], 0, lr);
+            char what[128];
+            snprintf(what, sizeof what, "ranges %s scale %g step %d", tr_optim_kind_name(kind), scales[c], k + 1);
+            CHECK_MSG(memcmp(&a, &b, sizeof a) == 0, "%s: norm %.9g vs fused %.9g", what, a, b);
+            CHECK_MSG(sides_equal(&rng, &fus, what), "%s", what);
+            CHECK(tr_optim_step_count(rng.o) == tr_optim_step_count(fus.o));
+        }
+        side_free(&rng);
+        side_free(&fus);
+    }
+}
+
+TEST(range_updates_are_bit_identical_adamw) { range_kind(TR_OPT_ADAMW, 0); }
+TEST(range_updates_are_bit_identical_adamw_8bit) { range_kind(TR_OPT_ADAMW_8BIT, 0); }
+TEST(range_updates_are_bit_identical_sgd_momentum) { range_kind(TR_OPT_SGD, 0.9); }
+
+/* An optimizer over parameters without gradient buffers (the in-backward case) is accepted. */
+TEST(range_optimizer_without_gradient_buffers) {
+    float p[16] = {0}, g[16];
+    for (int i = 0; i < 16; i++) g[i] = (float)(i - 8);
+    tr_param ps[1] = {{"w", p, NULL, 16, 0.0, false}};
+    tr_optim_hparams hp = tr_optim_defaults(TR_OPT_SGD);
+    tr_optim *o = NULL;
+    nt_err err = {0};
+    CHECK(tr_optim_new(&hp, ps, 1, &o, &err) == NT_OK);
+    if (!o) return;
+    tr_optim_range_begin(o, 0.5, 0.1);
+    tr_optim_range_update(o, 0, 8, 8, g + 8);
+    tr_optim_range_update(o, 0, 0, 8, g);
+    float gn = tr_optim_range_end(o);
+    double ss = 0;
+    for (int i = 0; i < 16; i++) ss += 0.25 * (double)g[i] * g[i];
+    CHECK_NEAR(gn, sqrt(ss), 1e-6);
+    for (int i = 0; i < 16; i++) CHECK_NEAR(p[i], -0.1 * 0.5 * g[i], 1e-7); /* plain SGD: p -= lr·g·scale */
+    tr_optim_free(o);
+}
+
 TEST(fused_norm_by_hand) {
     float p[3] = {1, 2, 3}, g[3] = {3, 4, 12};
     tr_param ps[2] = {{"a", p, g, 2, 0, false}, {"b", p + 2, g + 2, 1, 0, false}};
