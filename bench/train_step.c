@@ -2,6 +2,7 @@
  * bench/train):
  *   build/release/bench/train_step MODEL_DIR [--mode full|lora|qlora] [--seq T] [--steps N]
  *                                  [--warmup N] [--experts nf4|f32] [--optim adamw|adamw8] [--ckpt]
+ *                                  [--in-backward auto|off]
  *
  *   full   every parameter trainable, f32; AdamW over all of them.
  *   lora   base frozen (f32), r=16 alpha=32 adapters on q_a_proj, q_b_proj,
@@ -15,7 +16,10 @@
  *   m4_model_zero_grads + m4_forward (loss) + m4_backward
  *   + tr_step_finish(AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.01, lr 1e-4, no clipping)
  * — the trainer's train_step for one micro-batch (src/train/trainer.c), with the optimizer
- * built by the trainer's own tr_step_optim_new. The model shifts labels (position i predicts
+ * built by the trainer's own tr_step_optim_new. Where the trainer applies the update during
+ * the backward (optimizer_in_backward: auto, and this step is exact for it: no clipping, one
+ * micro-batch, no adapters — the full mode), so does this, through tr_step_inbwd (no gradient
+ * buffer); --in-backward off keeps the gradient buffer and tr_step_finish. The model shifts labels (position i predicts
  * labels[i+1]), so T−1 positions carry a loss; the gradient scale is 1 / that count.
  *
  * Prints one line (bench/train parses `key=NUMBER`):
@@ -42,6 +46,7 @@ typedef struct {
     const char *dir;
     int mode;
     bool experts_nf4, ckpt, adamw8; /* adamw8: bitsandbytes' 8-bit AdamW (adamw_bnb_8bit) */
+    bool inbwd_off;                 /* --in-backward off */
     int64_t T;
     int steps, warmup;
 } args;
@@ -63,7 +68,11 @@ static int parse(int argc, char **argv, args *a) {
         else if (!strcmp(s, "--seq") && v) a->T = atoll(argv[++i]);
         else if (!strcmp(s, "--steps") && v) a->steps = atoi(argv[++i]);
         else if (!strcmp(s, "--warmup") && v) a->warmup = atoi(argv[++i]);
-        else if (!strcmp(s, "--optim") && v) {
+        else if (!strcmp(s, "--in-backward") && v) {
+            const char *o = argv[++i];
+            if (strcmp(o, "auto") && strcmp(o, "off")) return 1;
+            a->inbwd_off = !strcmp(o, "off");
+        } else if (!strcmp(s, "--optim") && v) {
             const char *o = argv[++i];
             if (strcmp(o, "adamw") && strcmp(o, "adamw8")) return 1;
             a->adamw8 = !strcmp(o, "adamw8");
@@ -152,20 +161,29 @@ static nt_status load(const args *a, m4_model **m, nt_err *err) {
     if (!st) st = apply_policy(*m, a, err);
     if (!st) st = m4_model_load(*m, w, err);
     if (!st) st = attach(*m, m4_weights_config(w), a, err);
-    if (!st) st = m4_model_alloc_grads(*m, err);
     if (w) m4_weights_close(w);
     return st;
 }
 
+/* The optimizer as the trainer builds it (tr_optim_build): in the backward when exact. */
+static nt_status make_optim(m4_model *m, const args *a, tr_optim **o, tr_inbwd **ib, nt_err *err) {
+    tr_optim_hparams hp = tr_optim_defaults(a->adamw8 ? TR_OPT_ADAMW_8BIT : TR_OPT_ADAMW); /* betas 0.9/0.999, eps 1e-8 */
+    if (!a->inbwd_off && tr_step_inbwd_exact(m, 0.0, 1)) return tr_step_inbwd_new(m, &hp, 0.01, ib, o, err);
+    if (m4_model_alloc_grads(m, err)) return err->code;
+    return tr_step_optim_new(m, &hp, 0.01, o, err);
+}
+
 /* Runs warmup + steps training steps; dt receives the timed ones (sorted). */
-static nt_status run_steps(m4_model *m, tr_optim *o, const args *a, const m4_batch *b, double *dt,
-                           m4_loss *loss, nt_err *err) {
+static nt_status run_steps(m4_model *m, tr_optim *o, tr_inbwd *ib, const args *a, const m4_batch *b,
+                           double *dt, m4_loss *loss, nt_err *err) {
     for (int s = 0; s < a->warmup + a->steps; s++) {
         double t0 = now();
         m4_model_zero_grads(m);
         if (m4_lora_attached(m)) m4_lora_set_step(m, s, 0);
+        if (ib) tr_step_inbwd_arm(ib, 1e-4);
         if (m4_forward(m, b, true, NULL, loss, err) || m4_backward(m, err)) return err->code;
-        tr_step_finish(o, m, loss->count ? 1.0 / (double)loss->count : 1.0, 0.0, 1e-4);
+        if (ib) tr_step_inbwd_finish(ib);
+        else tr_step_finish(o, m, loss->count ? 1.0 / (double)loss->count : 1.0, 0.0, 1e-4);
         if (s >= a->warmup) dt[s - a->warmup] = now() - t0;
     }
     qsort(dt, (size_t)a->steps, sizeof *dt, cmp);
@@ -176,13 +194,13 @@ int main(int argc, char **argv) {
     args a;
     if (parse(argc, argv, &a))
         return fprintf(stderr, "usage: train_step MODEL_DIR [--mode full|lora|qlora] [--seq T] [--steps N] "
-                               "[--warmup N] [--experts nf4|f32 (qlora)] [--optim adamw|adamw8] [--ckpt]\n"), 2;
+                               "[--warmup N] [--experts nf4|f32 (qlora)] [--optim adamw|adamw8] [--ckpt] [--in-backward auto|off]\n"), 2;
     nt_threads_init(0);
     nt_err err = {0};
     m4_model *m = NULL;
     tr_optim *o = NULL;
-    tr_optim_hparams hp = tr_optim_defaults(a.adamw8 ? TR_OPT_ADAMW_8BIT : TR_OPT_ADAMW); /* betas 0.9/0.999, eps 1e-8 */
-    if (load(&a, &m, &err) || tr_step_optim_new(m, &hp, 0.01, &o, &err))
+    tr_inbwd *ib = NULL;
+    if (load(&a, &m, &err) || make_optim(m, &a, &o, &ib, &err))
         return fprintf(stderr, "train_step: %s\n", err.msg), m4_model_free(m), 1;
     const m4_text_config *c = m4_model_config(m);
     int32_t *ids = malloc((size_t)a.T * sizeof *ids), *labels = malloc((size_t)a.T * sizeof *labels);
@@ -194,7 +212,7 @@ int main(int argc, char **argv) {
     }
     m4_batch b = {1, a.T, ids, labels, NULL, NULL};
     m4_loss loss = {0};
-    if (run_steps(m, o, &a, &b, dt, &loss, &err))
+    if (run_steps(m, o, ib, &a, &b, dt, &loss, &err))
         return fprintf(stderr, "train_step: %s\n", err.msg), 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -202,13 +220,14 @@ int main(int argc, char **argv) {
     m4_model_report(m, &r);
     double fwd = fwd_flops_per_token(c, a.T), med = dt[a.steps / 2];
     double factor = a.mode == MODE_FULL ? 3.0 : 2.0; /* forward + backward (bench/README.md) */
-    printf("newt mode=%s optim=%s T=%lld threads=%d params=%.1fM trainable=%.3fM step median=%.0f ms (min %.0f, max %.0f, n=%d) "
+    printf("newt mode=%s optim=%s in_backward=%s T=%lld threads=%d params=%.1fM trainable=%.3fM step median=%.0f ms (min %.0f, max %.0f, n=%d) "
            "tokens/s=%.1f model-fwd GFLOP/token=%.4f achieved=%.1f GFLOP/s maxrss=%.0f MiB loss=%.4f\n",
-           MODE_NAMES[a.mode], a.adamw8 ? "adamw_bnb_8bit" : "adamw", (long long)a.T, nt_threads_count(), (double)m4_model_num_floats(m) / 1e6,
+           MODE_NAMES[a.mode], a.adamw8 ? "adamw_bnb_8bit" : "adamw", ib ? "yes" : "no", (long long)a.T, nt_threads_count(), (double)m4_model_num_floats(m) / 1e6,
            (double)(r.trainable + m4_lora_num_floats(m)) / 1e6, med * 1e3, dt[0] * 1e3, dt[a.steps - 1] * 1e3, a.steps,
            (double)a.T / med, fwd / 1e9, factor * fwd * (double)a.T / med / 1e9, (double)ru.ru_maxrss / 1024.0,
            loss.count ? loss.loss / (double)loss.count : 0.0); /* loss_sum: the mean per token */
     free(dt), free(ids), free(labels);
+    tr_step_inbwd_free(ib);
     tr_optim_free(o);
     m4_model_free(m);
     return 0;

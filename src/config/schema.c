@@ -171,6 +171,9 @@ const cfg_key cfg_schema[] = {
 
     /* optimizer */
     K("optimizer", CFG_STR, "adamw_torch_fused", SUP, "optimizer name (adamw_torch_fused, adamw_bnb_8bit, ...)"),
+    KE("optimizer_in_backward", CFG_BOOL_ENUM, "auto", "auto", SUP,
+       "newt: update each tensor as soon as its gradient is complete and keep no gradient buffer "
+       "(exact only with max_grad_norm: 0, gradient_accumulation_steps: 1 and no adapter; auto: whenever exact)"),
     K("optim_args", CFG_ANY, NULL, NYI, "optimizer arguments"),
     K("optim_target_modules", CFG_ANY, NULL, NYI, "modules the optimizer applies to"),
     KC("adam_beta1", CFG_FLOAT, NULL, SUP, cfg_check_unit_open, "Adam beta1 (unset: 0.9)"),

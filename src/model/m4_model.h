@@ -128,7 +128,8 @@ typedef struct {
     size_t bytes[TN_DTYPE_COUNT];   /* by storage dtype */
     int64_t count[TN_DTYPE_COUNT];  /* parameters (elements) by storage dtype */
     int64_t trainable;              /* trainable parameters (elements) */
-    size_t grad_bytes;              /* gradient buffer (allocated or to be allocated) */
+    size_t grad_bytes;              /* gradient buffer (allocated or to be allocated); with a
+                                       gradient sink, the largest group's (made in scratch) */
 } m4_param_report;
 void m4_model_report(const m4_model *m, m4_param_report *r);
 

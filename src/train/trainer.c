@@ -93,6 +93,7 @@ static nt_status eval_and_log(tr_ctx *x, tr_loop *L, int64_t step, tr_run_result
 static nt_status train_step(tr_ctx *x, tr_loop *L, int64_t step, size_t mb0, size_t mb1, double *loss,
                             float *gnorm, nt_err *err) {
     m4_model_zero_grads(x->model);
+    if (x->inbwd) tr_step_inbwd_arm(x->inbwd, tr_sched_lr(&x->sched, step)); /* one micro-batch */
     double sum = 0;
     int64_t cnt = 0;
     size_t nrows = L->rows.nbins;
@@ -105,8 +106,9 @@ static nt_status train_step(tr_ctx *x, tr_loop *L, int64_t step, size_t mb0, siz
         sum += l.loss, cnt += l.count;
         for (int64_t t = 0; t < L->bt.b.B * L->bt.b.T; t++) L->tok_total += L->bt.mask[t];
     }
-    *gnorm = tr_step_finish(x->opt, x->model, cnt ? 1.0 / (double)cnt : 1.0, x->to.max_grad_norm,
-                            tr_sched_lr(&x->sched, step));
+    *gnorm = x->inbwd ? tr_step_inbwd_finish(x->inbwd)
+                      : tr_step_finish(x->opt, x->model, cnt ? 1.0 / (double)cnt : 1.0, x->to.max_grad_norm,
+                                       tr_sched_lr(&x->sched, step));
     *loss = cnt ? sum / (double)cnt : 0.0;
     L->tok_trained += cnt;
     return NT_OK;

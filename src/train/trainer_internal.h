@@ -12,6 +12,7 @@
 #include "train/lora_spec.h"
 #include "train/metrics.h"
 #include "train/optim.h"
+#include "train/step.h"
 #include "train/schedule.h"
 #include "train/train_opts.h"
 #include "train/trainer.h"
@@ -51,6 +52,7 @@ typedef struct {
     bool have_targets;
     tr_train_opts to;
     tr_optim *opt;
+    tr_inbwd *inbwd;            /* non-NULL: the optimizer runs in the backward (step.h) */
     tr_sched sched;
     tr_metrics *met;
     int64_t total_steps, steps_per_epoch, rows_per_epoch, logging_steps, eval_every;

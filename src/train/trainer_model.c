@@ -105,7 +105,20 @@ nt_status tr_model_load(tr_ctx *x, nt_err *err) {
     return rc;
 }
 
+/* optimizer_in_backward: auto (the default) applies the update in the backward whenever that
+ * is exact (train/step.h); true insists (an error names what stands in the way); false never. */
 nt_status tr_optim_build(tr_ctx *x, nt_err *err) {
+    const char *mode = cfg_get_str(x->c, "optimizer_in_backward"); /* "auto", or NULL for a bool */
+    bool want = mode || cfg_get_bool(x->c, "optimizer_in_backward");
+    bool exact = tr_step_inbwd_exact(x->model, x->to.max_grad_norm, x->accum);
+    if (!mode && want && !exact)
+        return nt_err_set(err, NT_EINVAL,
+                          "optimizer_in_backward: true needs every update to be known from its own gradient: "
+                          "max_grad_norm: 0 (no clipping), gradient_accumulation_steps: 1 and no adapter "
+                          "(have max_grad_norm %g, gradient_accumulation_steps %lld%s)",
+                          x->to.max_grad_norm, (long long)x->accum, x->adapter ? ", adapter" : "");
+    if (want && exact)
+        return tr_step_inbwd_new(x->model, &x->to.optim, x->to.weight_decay, &x->inbwd, &x->opt, err);
     return tr_step_optim_new(x->model, &x->to.optim, x->to.weight_decay, &x->opt, err);
 }
 
@@ -120,7 +133,11 @@ void tr_model_summary(const tr_ctx *x, FILE *out) {
         if (r.count[d])
             fprintf(out, "  stored %-6s   %" PRId64 " parameters, %.3f bytes/parameter\n", tn_dtype_name((tn_dtype)d),
                     r.count[d], (double)r.bytes[d] / (double)r.count[d]);
-    fprintf(out, "  gradients       %.2f MiB\n", (double)r.grad_bytes / 1048576.0);
+    if (x->inbwd)
+        fprintf(out, "  gradients       %.2f MiB at a time: the optimizer runs in the backward\n",
+                (double)r.grad_bytes / 1048576.0);
+    else
+        fprintf(out, "  gradients       %.2f MiB\n", (double)r.grad_bytes / 1048576.0);
     if (x->have_targets) {
         char *s = tr_summary(&x->targets, cfg_get_int(x->c, "lora_r"));
         fprintf(out, "%s", s);
@@ -130,6 +147,7 @@ void tr_model_summary(const tr_ctx *x, FILE *out) {
 }
 
 void tr_model_free(tr_ctx *x) {
+    tr_step_inbwd_free(x->inbwd);
     tr_optim_free(x->opt);
     m4_model_free(x->model);
     if (x->have_targets) tr_result_free(&x->targets);

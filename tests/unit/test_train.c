@@ -255,10 +255,10 @@ TEST(qlora_learns_the_task_and_saves_a_peft_adapter) { check_adapter("qlora", tr
 
 /* A run resumed from checkpoint-6 (epoch 2 of 2, 4 updates per epoch) ends with the same
  * bytes as the uninterrupted run; save_total_limit 1 keeps only the newest checkpoint. */
-static void check_resume(const char *name, const char *extra, const char *weights) {
+static void check_resume_with(const char *name, const char *base, const char *extra, const char *weights) {
     tr_run_result a, b, c;
     nt_err err = {0};
-    char *e = nt_xasprintf(CKPT "%s", extra), *full = nt_xasprintf("%s_full", name), *res = nt_xasprintf("%s_res", name);
+    char *e = nt_xasprintf("%s%s", base, extra), *full = nt_xasprintf("%s_full", name), *res = nt_xasprintf("%s_res", name);
     CHECK_MSG(run(full, e, NULL, &a, &err) == NT_OK, "%s", err.msg);
     CHECK_EQ_INT(a.steps, 8);
     char *c3 = out_path(full, "checkpoint-3"), *c6 = out_path(full, "checkpoint-6");
@@ -277,6 +277,10 @@ static void check_resume(const char *name, const char *extra, const char *weight
     free(e), free(e2), free(e3), free(full), free(res), free(c3), free(c6), free(c6s), free(c6t), free(wa), free(wb);
 }
 
+static void check_resume(const char *name, const char *extra, const char *weights) {
+    check_resume_with(name, CKPT, extra, weights);
+}
+
 TEST(fft_resume_is_bit_identical) { check_resume("ckfft", "", "model.safetensors"); }
 /* 8-bit AdamW: codes, absmaxes and maps saved and loaded (the lookup tables rebuilt) */
 TEST(fft_resume_is_bit_identical_adamw_8bit) {
@@ -285,6 +289,45 @@ TEST(fft_resume_is_bit_identical_adamw_8bit) {
 TEST(lora_resume_is_bit_identical) {
     check_resume("cklora", "adapter: lora\nlora_r: 4\nlora_target_linear: true\nlora_modules_to_save: [lm_head]\n",
                  "adapter_model.safetensors");
+}
+
+/* The optimizer in backward (auto without clipping): the same bytes as with gradient buffers,
+ * a bit-identical resume, and `true` refused where it would not be exact. */
+TEST(fft_optimizer_in_backward_matches_gradient_buffers) {
+    tr_run_result a, b;
+    nt_err err = {0};
+    const char *base = "val_set_size: 0\nmicro_batch_size: 2\nlearning_rate: 0.003\nlr_scheduler: cosine\n"
+                       "max_steps: 4\nseed: 9\nmax_grad_norm: 0\nweight_decay: 0.01\n";
+    char *x = nt_xasprintf("%s", base), *y = nt_xasprintf("%soptimizer_in_backward: false\n", base);
+    char *sa = NULL, *sb = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = open_memstream(&sa, &na), *fb = open_memstream(&sb, &nb);
+    tr_run_opts oa = {.out = fa}, ob = {.out = fb};
+    CHECK_MSG(run("ib_on", x, &oa, &a, &err) == NT_OK, "%s", err.msg);
+    CHECK_MSG(run("ib_off", y, &ob, &b, &err) == NT_OK, "%s", err.msg);
+    fclose(fa), fclose(fb);
+    CHECK_CONTAINS(sa, "at a time: the optimizer runs in the backward"); /* the summary says which */
+    CHECK(strstr(sb, "runs in the backward") == NULL);
+    free(sa), free(sb);
+    CHECK(a.steps == 4 && b.steps == 4 && a.last_loss == b.last_loss);
+    char *wa = out_path("ib_on", "model.safetensors"), *wb = out_path("ib_off", "model.safetensors");
+    CHECK_MSG(file_equal(wa, wb), "in-backward weights differ (max %g)", max_weight_diff("ib_on", "ib_off"));
+    free(wa), free(wb), free(x), free(y);
+}
+TEST(fft_optimizer_in_backward_resume_is_bit_identical) {
+    /* CKPT's 16 rows per update as one micro-batch: no accumulation */
+    check_resume_with("ckib", "val_set_size: 0.1\nmicro_batch_size: 16\nnum_epochs: 2\nlearning_rate: 0.002\n"
+                      "save_steps: 3\nsave_total_limit: 1\nseed: 11\n", "max_grad_norm: 0\n", "model.safetensors");
+}
+TEST(optimizer_in_backward_true_needs_an_exact_step) {
+    tr_run_result r;
+    nt_err err = {0};
+    CHECK(run("ib_bad", "max_steps: 1\noptimizer_in_backward: true\n", NULL, &r, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "optimizer_in_backward");
+    CHECK_CONTAINS(err.msg, "max_grad_norm");
+    CHECK(run("ib_bad2", "max_steps: 1\nmax_grad_norm: 0\ngradient_accumulation_steps: 2\noptimizer_in_backward: true\n",
+              NULL, &r, &err) == NT_EINVAL);
+    CHECK_CONTAINS(err.msg, "gradient_accumulation_steps 2");
 }
 
 /* A disk too full for the next checkpoint (free bytes forced by the test hook): the run fails
