@@ -6,18 +6,18 @@
 #include "model/m4_internal.h"
 
 typedef struct {
-    int64_t u, rstd_in, cq, rstd_q, cqn, q, a, rstd_kv, ckvn, kv, k, lse, att, h, u2, rstd_post;
-    int64_t probs, w, idx, slot_tok, inv, gu, he, sgu, sh;
+    int64_t rstd_in, cq, rstd_q, cqn, q, a, rstd_kv, ckvn, kv, k, lse, att, h, rstd_post;
+    int64_t probs, w, idx, slot_tok, inv, gu, sgu;
 } act_sizes; /* floats (or 4-byte ints) per token */
 
 static act_sizes sizes_of(const m4_text_config *c, int64_t l) {
     int64_t D = c->hidden_size, H = c->num_heads, dqk = m4_qk_head_dim(c);
     int64_t rq = c->q_lora_rank, rkv = c->kv_lora_rank;
     act_sizes s = {
-        .u = D, .rstd_in = 1, .cq = rq, .rstd_q = rq ? 1 : 0, .cqn = rq, .q = H * dqk,
+        .rstd_in = 1, .cq = rq, .rstd_q = rq ? 1 : 0, .cqn = rq, .q = H * dqk,
         .a = rkv + c->qk_rope_head_dim, .rstd_kv = 1, .ckvn = rkv,
         .kv = H * (c->qk_nope_head_dim + c->v_head_dim), .k = H * dqk, .lse = H,
-        .att = H * c->v_head_dim, .h = D, .u2 = D, .rstd_post = 1,
+        .att = H * c->v_head_dim, .h = D, .rstd_post = 1,
     };
     if (m4_layer_is_moe(c, l)) {
         int64_t k = c->experts_per_tok, F = c->moe_intermediate_size;
@@ -25,12 +25,9 @@ static act_sizes sizes_of(const m4_text_config *c, int64_t l) {
         s.probs = c->n_routed_experts;
         s.w = s.idx = s.slot_tok = s.inv = k;
         s.gu = k * 2 * F;
-        s.he = k * F;
         s.sgu = 2 * S;
-        s.sh = S;
     } else {
         s.gu = 2 * c->intermediate_size;
-        s.he = c->intermediate_size;
     }
     return s;
 }
@@ -56,9 +53,9 @@ nt_status m4_acts_alloc(m4_model *m, m4_acts *a, int64_t l, nt_err *err) {
     nt_status st = NT_OK;
     memset(a, 0, sizeof *a);
 #define T(f) a->f = take(m, s.f, N, &st)
-    T(u); T(rstd_in); T(cq); T(rstd_q); T(cqn); T(q); T(a); T(rstd_kv); T(ckvn); T(kv); T(k);
-    T(lse); T(att); T(h); T(u2); T(rstd_post); T(probs); T(w); T(idx); T(slot_tok); T(inv);
-    T(gu); T(he); T(sgu); T(sh);
+    T(rstd_in); T(cq); T(rstd_q); T(cqn); T(q); T(a); T(rstd_kv); T(ckvn); T(kv); T(k);
+    T(lse); T(att); T(h); T(rstd_post); T(probs); T(w); T(idx); T(slot_tok); T(inv);
+    T(gu); T(sgu);
 #undef T
     if (m4_layer_is_moe(&m->cfg, l)) {
         a->offs = nt_arena_alloc(&m->acts_arena, (size_t)(m->cfg.n_routed_experts + 1) * 8, 0);

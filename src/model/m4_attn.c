@@ -54,11 +54,20 @@ static void queries(m4_model *m, int64_t l, const m4_layer_params *w, m4_acts *a
     kn_rope_fwd(a->q, d->N, d->H * d->dqk, d->H, d->dqk, d->dn, d->dr / 2, m->ctx.cos_t, m->ctx.sin_t);
 }
 
+/* The input norm's output u is not kept: the backward remakes it from x and the same rstd
+ * (the same float operations, so the same bits) — D floats per token per layer saved. */
+static float *input_norm(m4_model *m, const m4_layer_params *w, const float *x, m4_acts *a, const dims *d) {
+    float *u = m4_scratch(m, d->N * d->D, false);
+    kn_rmsnorm_fwd(u, d->D, a->rstd_in, x, d->D, w->input_norm, d->N, d->D, (float)m->cfg.rms_norm_eps);
+    return u;
+}
+
 void m4_attn_fwd(m4_model *m, int64_t l, const float *x, float *out, m4_acts *a) {
     const m4_layer_params *w = &m->p.layers[l];
     dims dd = dims_of(m);
     const dims *d = &dd;
-    kn_rmsnorm_fwd(a->u, d->D, a->rstd_in, x, d->D, w->input_norm, d->N, d->D, (float)m->cfg.rms_norm_eps);
+    nt_arena_pos pos = m4_scratch_mark(m);
+    a->u = input_norm(m, w, x, a, d);
     queries(m, l, w, a, d);
     LIN(a->a, a->u, kv_a, d->lda, d->D, false);
     kn_rmsnorm_fwd(a->ckvn, d->rkv, a->rstd_kv, a->a, d->lda, w->kv_a_norm, d->N, d->rkv, LATENT_EPS);
@@ -70,6 +79,8 @@ void m4_attn_fwd(m4_model *m, int64_t l, const float *x, float *out, m4_acts *a)
                      m->ctx.keep, &s, m->ctx.attn_scratch);
     memcpy(out, x, (size_t)(d->N * d->D) * sizeof(float));
     LIN(out, a->att, o, d->D, d->H * d->dv, true);
+    a->u = NULL;
+    m4_scratch_rollback(m, pos);
 }
 
 /* dk per head → k_nope part of dkv; the rope part summed over heads (k_rope is shared) and
@@ -106,6 +117,7 @@ void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, floa
     dims dd = dims_of(m);
     const dims *d = &dd;
     nt_arena_pos pos = m4_scratch_mark(m);
+    a->u = input_norm(m, w, x, a, d);
     float *datt = m4_scratch(m, d->N * d->H * d->dv, true);
     LIN_BWD(datt, g->o, dout, a->att, o, d->D, d->H * d->dv);
     float *dq = m4_scratch(m, d->N * d->H * d->dqk, true), *dk = m4_scratch(m, d->N * d->H * d->dqk, true);
@@ -121,5 +133,6 @@ void m4_attn_bwd(m4_model *m, int64_t l, const float *x, const float *dout, floa
     queries_bwd(m, l, w, g, a, dq, du, d);
     kn_rmsnorm_bwd(dx, d->D, g->input_norm, du, d->D, x, d->D, w->input_norm, a->rstd_in, d->N, d->D);
     kn_axpy(dx, 1.0f, dout, d->N * d->D);
+    a->u = NULL;
     m4_scratch_rollback(m, pos);
 }

@@ -11,19 +11,19 @@
 
 /* What one layer keeps between forward and backward (rows = N tokens). */
 typedef struct {
-    float *u, *rstd_in;            /* input norm */
+    float *u, *rstd_in;            /* input norm (u: scratch, remade in backward) */
     float *cq, *rstd_q, *cqn;      /* q_a_proj output, its norm (q_lora_rank > 0) */
     float *q;                      /* [N, H·dqk], rope applied */
     float *a, *rstd_kv, *ckvn;     /* kv_a_proj output (rope part rotated), latent norm */
     float *kv;                     /* [N, H·(dn+dv)] */
     float *k;                      /* [N, H·dqk] assembled keys */
     float *lse, *att;              /* [B·H·T], [N, H·dv] */
-    float *h, *u2, *rstd_post;     /* residual after attention, post-attention norm */
+    float *h, *u2, *rstd_post;     /* residual after attention, post-attention norm (u2: scratch) */
     float *probs, *w;              /* router softmax [N,E], weights [N,k] */
     int32_t *idx, *slot_tok, *inv; /* experts [N,k]; sorted slot → t·k+j; t·k+j → slot */
     int64_t *offs;                 /* [E+1] slot ranges per expert */
-    float *gu, *he;                /* routed: [N·k, 2F], [N·k, F] by slot; dense: [N, 2I], [N, I] */
-    float *sgu, *sh;               /* shared experts [N, 2S], [N, S] */
+    float *gu;                     /* routed: [N·k, 2F] by slot; dense: [N, 2I] (SwiGLU out: remade) */
+    float *sgu;                    /* shared experts [N, 2S] */
 } m4_acts;
 
 typedef struct {

@@ -6,18 +6,36 @@
 
 #include "model/m4_internal.h"
 
+/* Not kept between forward and backward, because each is remade exactly (same float
+ * operations on kept inputs) for a fraction of a GEMM's time: the post-attention norm's
+ * output u2 (from h and rstd_post) and every SwiGLU output hh = silu(gate)⊙up (from gu) —
+ * 2·D + k·F + S floats per token per layer (docs/model.md, "Activation memory"). */
+static float *swiglu_out(m4_model *m, const float *gu, int64_t N, int64_t F) {
+    float *hh = m4_scratch(m, N * F, false);
+    kn_swiglu_fwd(hh, gu, gu + F, 2 * F, N, F);
+    return hh;
+}
+
+static float *post_norm(m4_model *m, const m4_layer_params *w, m4_acts *a, int64_t N, int64_t D) {
+    float *u2 = m4_scratch(m, N * D, false);
+    kn_rmsnorm_fwd(u2, D, a->rstd_post, a->h, D, w->post_norm, N, D, (float)m->cfg.rms_norm_eps);
+    return u2;
+}
+
 /* SwiGLU MLP on all N rows: gu = [u·Wgᵀ ‖ u·Wuᵀ], hh = silu(gate)⊙up, out += hh·Wdᵀ. */
 static void swiglu_mlp_fwd(m4_model *m, float *out, const float *u, m4_wt wg, m4_wt wu,
-                           m4_wt wd, float *gu, float *hh, int64_t N, int64_t D, int64_t F) {
+                           m4_wt wd, float *gu, int64_t N, int64_t D, int64_t F) {
+    nt_arena_pos pos = m4_scratch_mark(m);
     m4_lin_fwd(m, gu, 2 * F, u, D, wg, N, F, D, false);
     m4_lin_fwd(m, gu + F, 2 * F, u, D, wu, N, F, D, false);
-    kn_swiglu_fwd(hh, gu, gu + F, 2 * F, N, F);
-    m4_lin_fwd(m, out, D, hh, F, wd, N, D, F, true);
+    m4_lin_fwd(m, out, D, swiglu_out(m, gu, N, F), F, wd, N, D, F, true);
+    m4_scratch_rollback(m, pos);
 }
 
 static void swiglu_mlp_bwd(m4_model *m, float *du, float *dwg, float *dwu, float *dwd,
                            const float *dout, const float *u, m4_wt wg, m4_wt wu, m4_wt wd,
-                           const float *gu, const float *hh, int64_t N, int64_t D, int64_t F) {
+                           const float *gu, int64_t N, int64_t D, int64_t F) {
+    const float *hh = swiglu_out(m, gu, N, F);
     float *dhh = m4_scratch(m, N * F, true), *dgu = m4_scratch(m, N * 2 * F, true);
     m4_lin_bwd(m, dhh, F, dwd, dout, D, hh, F, wd, N, D, F);
     kn_swiglu_bwd(dgu, dgu + F, dhh, gu, gu + F, 2 * F, N, F);
@@ -89,11 +107,10 @@ static void experts_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
         int64_t e = order[i], r0 = a->offs[e], cnt = a->offs[e + 1] - r0;
         if (!cnt) continue;
         nt_arena_pos pos = m4_scratch_mark(m);
-        float *gu = a->gu + r0 * 2 * F, *he = a->he + r0 * F;
+        float *gu = a->gu + r0 * 2 * F;
         gather_rows(xe, a->u2, a->slot_tok, r0, r0 + cnt, k, D);
         m4_lin_fwd(m, gu, 2 * F, xe + r0 * D, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D, false);
-        kn_swiglu_fwd(he, gu, gu + F, 2 * F, cnt, F);
-        m4_lin_fwd(m, ye + r0 * D, D, he, F, m4_wt_rows(wdn, e * D, F), cnt, D, F, false);
+        m4_lin_fwd(m, ye + r0 * D, D, swiglu_out(m, gu, cnt, F), F, m4_wt_rows(wdn, e * D, F), cnt, D, F, false);
         m4_scratch_rollback(m, pos);
     }
 #pragma omp parallel for schedule(static) if (N * D > 65536)
@@ -110,30 +127,32 @@ void m4_mlp_fwd(m4_model *m, int64_t l, float *out, m4_acts *a) {
     const m4_layer_params *w = &m->p.layers[l];
     int64_t N = m->ctx.N, D = c->hidden_size;
     nt_arena_pos pos = m4_scratch_mark(m);
-    kn_rmsnorm_fwd(a->u2, D, a->rstd_post, a->h, D, w->post_norm, N, D, (float)c->rms_norm_eps);
+    a->u2 = post_norm(m, w, a, N, D);
     memcpy(out, a->h, (size_t)(N * D) * sizeof(float));
     if (!m4_layer_is_moe(c, l)) {
         swiglu_mlp_fwd(m, out, a->u2, M4_W(m, l, mlp_gate), M4_W(m, l, mlp_up),
-                       M4_W(m, l, mlp_down), a->gu, a->he, N, D, c->intermediate_size);
+                       M4_W(m, l, mlp_down), a->gu, N, D, c->intermediate_size);
     } else {
         experts_fwd(m, l, out, a);
         if (c->n_shared_experts > 0)
             swiglu_mlp_fwd(m, out, a->u2, M4_W(m, l, sh_gate), M4_W(m, l, sh_up),
-                           M4_W(m, l, sh_down), a->sgu, a->sh, N, D,
+                           M4_W(m, l, sh_down), a->sgu, N, D,
                            c->moe_intermediate_size * c->n_shared_experts);
     }
+    a->u2 = NULL;
     m4_scratch_rollback(m, pos);
 }
 
-/* Per slot r in [r0, r1) (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled by w[i]. */
-static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, int64_t r0,
-                        int64_t r1, int64_t D, int64_t F) {
+/* Per slot r in [r0, r1) (token·choice i): dw[i] = dhe0_r·he_r; then dhe_r and gy_r scaled
+ * by w[i]. he holds the slots' SwiGLU outputs from r0 on. */
+static void scale_slots(float *dw, float *dhe, float *gy, const m4_acts *a, const float *he,
+                        int64_t r0, int64_t r1, int64_t D, int64_t F) {
 #pragma omp parallel for schedule(static) if ((r1 - r0) * D > 65536)
     for (int64_t r = r0; r < r1; r++) {
         int64_t i = a->slot_tok[r];
         float wt = a->w[i], acc = 0;
         for (int64_t j = 0; j < F; j++) {
-            acc += dhe[r * F + j] * a->he[r * F + j];
+            acc += dhe[r * F + j] * he[(r - r0) * F + j];
             dhe[r * F + j] *= wt;
         }
         for (int64_t j = 0; j < D; j++) gy[r * D + j] *= wt;
@@ -170,11 +189,11 @@ static void experts_bwd(m4_model *m, int64_t l, m4_layer_params *g, const float 
         memset(dgu + r0 * 2 * F, 0, (size_t)(cnt * 2 * F) * sizeof(float));
         /* dhe0 = dout·D (the down adapter's dx share included) before the rows are scaled */
         m4_lin_bwd(m, dhe + r0 * F, F, NULL, gy + r0 * D, D, NULL, F, wd, cnt, D, F);
-        scale_slots(dw, dhe, gy, a, r0, r0 + cnt, D, F);
-        const float *gu = a->gu + r0 * 2 * F;
-        if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, a->he + r0 * F, NULL, cnt, D, F);
+        const float *gu = a->gu + r0 * 2 * F, *he = swiglu_out(m, gu, cnt, F);
+        scale_slots(dw, dhe, gy, a, he, r0, r0 + cnt, D, F);
+        if (g->down) kn_linear_bwd(NULL, g->down + e * D * F, gy + r0 * D, he, NULL, cnt, D, F);
         /* the down adapter's dA, dB from the weighted dout (its dx share went into dhe0) */
-        m4_lora_bwd(m, NULL, 0, gy + r0 * D, D, a->he + r0 * F, F, wd, cnt, D, F);
+        m4_lora_bwd(m, NULL, 0, gy + r0 * D, D, he, F, wd, cnt, D, F);
         kn_swiglu_bwd(dgu + r0 * 2 * F, dgu + r0 * 2 * F + F, dhe + r0 * F, gu, gu + F, 2 * F, cnt, F);
         m4_lin_bwd(m, dxe + r0 * D, D, m4_gslice(g->gate_up, e * 2 * F * D), dgu + r0 * 2 * F, 2 * F,
                    xe ? xe + r0 * D : NULL, D, m4_wt_rows(wgu, e * 2 * F, D), cnt, 2 * F, D);
@@ -194,19 +213,21 @@ void m4_mlp_bwd(m4_model *m, int64_t l, const float *dout, float *dh, m4_acts *a
     m4_layer_params *g = &m->g.layers[l];
     int64_t N = m->ctx.N, D = c->hidden_size;
     nt_arena_pos pos = m4_scratch_mark(m);
+    a->u2 = post_norm(m, w, a, N, D);
     float *du2 = m4_scratch(m, N * D, true);
     if (!m4_layer_is_moe(c, l)) {
         swiglu_mlp_bwd(m, du2, g->mlp_gate, g->mlp_up, g->mlp_down, dout, a->u2,
                        M4_W(m, l, mlp_gate), M4_W(m, l, mlp_up), M4_W(m, l, mlp_down), a->gu,
-                       a->he, N, D, c->intermediate_size);
+                       N, D, c->intermediate_size);
     } else {
         experts_bwd(m, l, g, dout, du2, a);
         if (c->n_shared_experts > 0)
             swiglu_mlp_bwd(m, du2, g->sh_gate, g->sh_up, g->sh_down, dout, a->u2,
                            M4_W(m, l, sh_gate), M4_W(m, l, sh_up), M4_W(m, l, sh_down), a->sgu,
-                           a->sh, N, D, c->moe_intermediate_size * c->n_shared_experts);
+                           N, D, c->moe_intermediate_size * c->n_shared_experts);
     }
     kn_rmsnorm_bwd(dh, D, g->post_norm, du2, D, a->h, D, w->post_norm, a->rstd_post, N, D);
     kn_axpy(dh, 1.0f, dout, N * D);
+    a->u2 = NULL;
     m4_scratch_rollback(m, pos);
 }
