@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/kn_attn_rows.h"
 #include "kernels/kn_sgemm_internal.h"
 
 /* Query rows per tile. Before Kᵀ/Vᵀ were packed once per head each tile's GEMMs re-packed the
@@ -69,8 +70,10 @@ static int64_t key_start(const int32_t *seg, int64_t t0) {
     return seg ? s : 0;
 }
 
-/* S[i][j] = qscale·q_i·k_j, −inf where masked. */
-static void scores(float *S, const tile *c) {
+/* S = Q·Kᵀ of the tile. Causal only (no padding, no samples), the rows stay raw dot products:
+ * the row kernels scale them and treat keys after the query as masked. Otherwise S[i][j] =
+ * qscale·q_i·k_j, −inf where masked, here. Returns whether the rows are raw (causal). */
+static bool scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
     if (c->kp)
         kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
@@ -78,40 +81,25 @@ static void scores(float *S, const tile *c) {
     else
         kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
                  c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
+    if (!c->keep && !c->seg) return true;
     for (int64_t i = 0; i < c->nq; i++) {
         float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
-        if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
-            int64_t vis = c->t0 + i - c->ks + 1;
-            for (int64_t j = 0; j < vis; j++) r[j] *= qs;
-            for (int64_t j = vis; j < c->nk; j++) r[j] = -INFINITY;
-            continue;
-        }
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }
+    return false;
 }
 
-/* Row softmax in place; lse per row (−inf and a zero row when nothing is visible). */
-static void softmax_rows(float *S, float *lse, const tile *c) {
-    for (int64_t i = 0; i < c->nq; i++) {
-        float *r = S + i * c->nk, m = kn_max(r, c->nk);
-        if (m == -INFINITY) {
-            memset(r, 0, (size_t)c->nk * sizeof(float));
-            lse[i] = -INFINITY;
-            continue;
-        }
-        kn_exp_shift(r, c->nk, m); /* masked −inf scores give expf(−inf) = 0 */
-        double sum = kn_sum_f64(r, c->nk);
-        float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
-        lse[i] = m + (float)log(sum);
-    }
-}
+/* Keys of row i the row kernels treat as visible, and the scale they apply (1 when scores()
+ * has already scaled and masked). */
+static int64_t row_vis(const tile *c, bool raw, int64_t i) { return raw ? c->t0 + i - c->ks + 1 : c->nk; }
+static float row_scale(const tile *c, bool raw, int64_t i) { return raw ? c->qscale[c->t0 + i] : 1.0f; }
 
 static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
     const kn_attn_shape *s = c->s;
-    scores(S, c);
-    softmax_rows(S, lse + c->t0, c);
+    bool raw = scores(S, c);
+    for (int64_t i = 0; i < c->nq; i++)
+        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->nk, c->nk, row_vis(c, raw, i), row_scale(c, raw, i));
     kn_sgemm(KN_N, KN_N, c->nq, s->dv, c->nk, 1.0f, S, c->nk, c->vb + c->ks * s->v_tok,
              s->v_tok, 0.0f, o + c->t0 * s->o_tok, s->o_tok);
 }
@@ -168,23 +156,19 @@ typedef struct {
 static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     const kn_attn_shape *s = c->s;
     int64_t nq = c->nq, nk = c->nk;
-    scores(P, c);
-    for (int64_t i = 0; i < c->nq; i++) {
-        float l = g->lse[c->t0 + i], *r = P + i * c->nk;
-        if (l == -INFINITY) memset(r, 0, (size_t)c->nk * sizeof(float)); /* nothing visible */
-        else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
-    }
+    bool raw = scores(P, c);
     const float *dot = g->dob + c->t0 * s->o_tok;
     if (c->vp)
         kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, nk);
     else
         kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
                  0.0f, dS, nk);
-    for (int64_t i = 0; i < c->nq; i++) {
+    for (int64_t i = 0; i < nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
-        float D = 0, qs = c->qscale[c->t0 + i];
+        float D = 0;
         for (int64_t j = 0; j < s->dv; j++) D += doi[j] * oi[j];
-        for (int64_t j = 0; j < c->nk; j++) dS[i * c->nk + j] = P[i * c->nk + j] * (dS[i * c->nk + j] - D) * qs;
+        kn_attn_grad_row(P + i * nk, dS + i * nk, nk, row_vis(c, raw, i), row_scale(c, raw, i),
+                         g->lse[c->t0 + i], D, c->qscale[c->t0 + i]);
     }
     if (g->dqb)
         kn_sgemm(KN_N, KN_N, nq, s->dqk, nk, 1.0f, dS, nk, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
