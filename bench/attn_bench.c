@@ -2,7 +2,7 @@
  * (8 heads, qk and v head dims 64, one causal sequence) at the given lengths, all threads.
  * GFLOP/s counts the causal half of the products: forward 2 (Q·Kᵀ, P·V), backward 5 (the
  * recomputed Q·Kᵀ, dO·Vᵀ, dS·K, dSᵀ·Q, Pᵀ·dO), each 2·T·T/2·d flops per head. Each figure is
- * the median of REPS runs. ATTN_CLOCK=cpu measures process CPU time divided by the thread
+ * the median of REPS runs (and the fastest). ATTN_CLOCK=cpu measures process CPU time divided by the thread
  * count instead of wall time (exact with OMP_NUM_THREADS=1: a run descheduled by other load
  * on a shared machine is not charged for the wait).
  * Usage: build/release/bench/attn_bench [T ...]   (default 512 4096); ATTN_REPS=5 */
@@ -60,9 +60,10 @@ static void run(int64_t T, int reps) {
     qsort(tf, (size_t)reps, sizeof(double), cmp_d);
     qsort(tb, (size_t)reps, sizeof(double), cmp_d);
     double unit = 2.0 * (double)T * (double)T / 2 * D * H; /* one causal product, all heads */
-    printf("T=%-5lld fwd %8.2f ms %6.1f GFLOP/s   bwd %8.2f ms %6.1f GFLOP/s   (threads %d)\n",
-           (long long)T, tf[reps / 2] * 1e3, 2 * unit / tf[reps / 2] * 1e-9, tb[reps / 2] * 1e3,
-           5 * unit / tb[reps / 2] * 1e-9, omp_get_max_threads());
+    printf("T=%-5lld fwd %8.2f ms %6.1f GFLOP/s (min %.2f)   bwd %8.2f ms %6.1f GFLOP/s (min %.2f)"
+           "   threads %d\n",
+           (long long)T, tf[reps / 2] * 1e3, 2 * unit / tf[reps / 2] * 1e-9, tf[0] * 1e3,
+           tb[reps / 2] * 1e3, 5 * unit / tb[reps / 2] * 1e-9, tb[0] * 1e3, omp_get_max_threads());
     free(q), free(k), free(v), free(g), free(o), free(lse), free(dq), free(dk), free(dv), free(qs);
     free(scr);
 }

@@ -28,17 +28,28 @@ static int64_t tile_rows(const kn_attn_shape *s) {
 }
 #define QT tile_rows(s)
 
+/* Row stride of the score tiles: whole 64-byte lines, an odd number of them. With a stride of
+ * a multiple of 4 KiB (nk = 1024·j keys) every row of a 12-row block maps to the same L1 set
+ * and the GEMMs reading the tile in place (P·V, dS·K, dSᵀ·Q, Pᵀ·dO) evict their own lines. */
+static int64_t tile_ld(int64_t nk) {
+    int64_t ld = (nk + 15) / 16 * 16;
+    return ld / 16 % 2 ? ld : ld + 16;
+}
+
 /* Keys rounded up to whole packed panels. */
 static int64_t t_padded(const kn_attn_shape *s) { return (s->T + KN_NR - 1) / KN_NR * KN_NR; }
 
+/* Floats of one score tile: QT rows of at most tile_ld(T) (≤ T + 31). */
+static int64_t tile_floats(const kn_attn_shape *s) { return QT * (s->T + 32); }
+
 /* S and dS tiles, slack, then 64-byte alignment slack and the packed Kᵀ, Vᵀ. */
 size_t kn_attention_scratch(const kn_attn_shape *s) {
-    return (size_t)(2 * QT * s->T + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
+    return (size_t)(2 * tile_floats(s) + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
 }
 
 /* The packed area of a thread's scratch slice, 64-byte aligned. */
 static float *pack_area(const kn_attn_shape *s, float *slice) {
-    uintptr_t a = (uintptr_t)(slice + 2 * QT * s->T + 16);
+    uintptr_t a = (uintptr_t)(slice + 2 * tile_floats(s) + 16);
     return (float *)((a + 63) & ~(uintptr_t)63);
 }
 
@@ -54,8 +65,18 @@ typedef struct {
     const int32_t *seg;
     const uint8_t *keep;                /* per row of this sequence */
     int64_t t0, nq, ks, nk;             /* query tile [t0, t0+nq), keys [ks, ks+nk) */
+    int64_t ld;                         /* row stride of the S, P, dS tiles (tile_ld) */
     const kn_bpack *kp, *vp;            /* packed Kᵀ, Vᵀ of all T keys, or NULL: plain GEMMs */
 } tile;
+
+/* C = op(A)·B + beta·C for the products whose N is a head dimension (P·V, dS·K, dSᵀ·Q,
+ * Pᵀ·dO): on the own SGEMM read in place with no packing (kn_sgemm_narrow, the same bits as
+ * kn_sgemm), else plain kn_sgemm. */
+static void gemm_b(const tile *c, kn_trans ta, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (c->kp) kn_sgemm_narrow(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    else kn_sgemm(ta, KN_N, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 static inline bool allowed(const tile *c, int64_t t, int64_t s) {
     if (s > t) return false;
@@ -77,13 +98,13 @@ static bool scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
     if (c->kp)
         kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
-                         0.0f, S, c->nk);
+                         0.0f, S, c->ld);
     else
         kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
-                 c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
+                 c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->ld);
     if (!c->keep && !c->seg) return true;
     for (int64_t i = 0; i < c->nq; i++) {
-        float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
+        float qs = c->qscale[c->t0 + i], *r = S + i * c->ld;
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }
@@ -99,9 +120,9 @@ static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
     const kn_attn_shape *s = c->s;
     bool raw = scores(S, c);
     for (int64_t i = 0; i < c->nq; i++)
-        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->nk, c->nk, row_vis(c, raw, i), row_scale(c, raw, i));
-    kn_sgemm(KN_N, KN_N, c->nq, s->dv, c->nk, 1.0f, S, c->nk, c->vb + c->ks * s->v_tok,
-             s->v_tok, 0.0f, o + c->t0 * s->o_tok, s->o_tok);
+        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->ld, c->nk, row_vis(c, raw, i), row_scale(c, raw, i));
+    gemm_b(c, KN_N, c->nq, s->dv, c->nk, S, c->ld, c->vb + c->ks * s->v_tok, s->v_tok, 0.0f,
+           o + c->t0 * s->o_tok, s->o_tok);
 }
 
 static tile tile_at(const kn_attn_shape *s, int64_t bh, const float *q, const float *k,
@@ -122,6 +143,7 @@ static void set_range(tile *c, int64_t t0) {
      * of another segment (their P and dS are 0, so they add exact zeros to dK, dV). */
     if (c->kp) c->ks -= c->ks % KN_NR;
     c->nk = t0 + c->nq - c->ks;
+    c->ld = tile_ld(c->nk);
 }
 
 void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
@@ -155,30 +177,29 @@ typedef struct {
 /* P = exp(S − lse) recomputed; dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))·qscale; then three GEMMs. */
 static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     const kn_attn_shape *s = c->s;
-    int64_t nq = c->nq, nk = c->nk;
+    int64_t nq = c->nq, nk = c->nk, ld = c->ld;
     bool raw = scores(P, c);
     const float *dot = g->dob + c->t0 * s->o_tok;
     if (c->vp)
-        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, nk);
+        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, ld);
     else
         kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
-                 0.0f, dS, nk);
+                 0.0f, dS, ld);
     for (int64_t i = 0; i < nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
         float D = 0;
         for (int64_t j = 0; j < s->dv; j++) D += doi[j] * oi[j];
-        kn_attn_grad_row(P + i * nk, dS + i * nk, nk, row_vis(c, raw, i), row_scale(c, raw, i),
+        kn_attn_grad_row(P + i * ld, dS + i * ld, nk, row_vis(c, raw, i), row_scale(c, raw, i),
                          g->lse[c->t0 + i], D, c->qscale[c->t0 + i]);
     }
     if (g->dqb)
-        kn_sgemm(KN_N, KN_N, nq, s->dqk, nk, 1.0f, dS, nk, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
-                 g->dqb + c->t0 * s->q_tok, s->q_tok);
+        gemm_b(c, KN_N, nq, s->dqk, nk, dS, ld, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
+               g->dqb + c->t0 * s->q_tok, s->q_tok);
     if (g->dkb)
-        kn_sgemm(KN_T, KN_N, nk, s->dqk, nq, 1.0f, dS, nk, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
-                 g->dkb + c->ks * s->k_tok, s->k_tok);
+        gemm_b(c, KN_T, nk, s->dqk, nq, dS, ld, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
+               g->dkb + c->ks * s->k_tok, s->k_tok);
     if (g->dvb)
-        kn_sgemm(KN_T, KN_N, nk, s->dv, nq, 1.0f, P, nk, dot, s->o_tok, 1.0f,
-                 g->dvb + c->ks * s->v_tok, s->v_tok);
+        gemm_b(c, KN_T, nk, s->dv, nq, P, ld, dot, s->o_tok, 1.0f, g->dvb + c->ks * s->v_tok, s->v_tok);
 }
 
 void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -206,7 +227,7 @@ void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
                    .ob = o + row0 * s->o_tok + h * s->o_head, .lse = lse + bh * s->T};
         for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
             set_range(&c, t0);
-            bwd_tile(&c, &g, P, P + QT * s->T);
+            bwd_tile(&c, &g, P, P + tile_floats(s));
         }
     }
 }

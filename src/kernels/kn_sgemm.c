@@ -30,6 +30,10 @@
  * two panels (attention's P·V and dS·K with dv = dqk = 64, LoRA's rank-r products) A is
  * streamed only once or twice. */
 #define DIRECT_A_PANELS 2
+/* kn_sgemm_bpacked also reads op(A) = A in place when the block is at most this many floats
+ * (32 KiB, attention's query tiles: 128 rows × 64): it then stays in L1 while every B panel
+ * streams past, so the in-place reads cost what the packed copy's do, without the transpose. */
+#define DIRECT_A_L1_FLOATS 8192
 /* Below this many flops (2·M·N·K) one thread is faster than waking the team. */
 #define PAR_MIN_FLOPS 4e6
 /* thread scratch slots */
@@ -191,8 +195,33 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
         const float *pb = bp->p + k0 * bp->np * KN_NR + n0 / KN_NR * KN_NR * kc;
         for (int64_t i0 = 0; i0 < M; i0 += MC) {
             int64_t mc = M - i0 < MC ? M - i0 : MC;
+            if (ta == KN_N && mc * kc <= DIRECT_A_L1_FLOATS) {
+                kn_macro_direct(A + i0 * lda + k0, lda, pb, mc, 0, np, nc, kc, C + i0 * ldc, ldc, u);
+                continue;
+            }
             kn_pack_a(A, lda, ta, i0, mc, k0, kc, pa);
             kn_macro(pa, pb, mc, 0, np, nc, kc, C + i0 * ldc, ldc, u);
+        }
+    }
+}
+
+/* Column strips of 64, then kc-blocks (the strip of B, kc × 64, stays in L2 while every row
+ * of op(A) passes), then 6-row micro-tiles. */
+void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(C, ldc, M, N, beta);
+        return;
+    }
+    int64_t nkb, kc_max, ars = ta == KN_N ? lda : 1, acs = ta == KN_N ? 1 : lda;
+    k_blocks(K, &nkb, &kc_max);
+    for (int64_t n0 = 0; n0 < N; n0 += 64) {
+        int64_t nc = N - n0 < 64 ? N - n0 : 64;
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            int64_t k0 = kb * kc_max, kc = K - k0 < kc_max ? K - k0 : kc_max;
+            kn_cupd u = {alpha, kb ? 1.0f : beta, kb == 0 && beta == 0.0f};
+            kn_macro_narrow(A + k0 * acs, ars, acs, M, B + k0 * ldb + n0, ldb, nc, kc, C + n0, ldc, u);
         }
     }
 }
