@@ -2,7 +2,7 @@
  * thread split.
  *
  * Loop nest: jc over N in NC columns → pc over K in KC steps (op(B) block packed) → ic over M
- * in MC rows (op(A) block packed) → micro-panels. Threads split C (run_share). Sizes
+ * in MC rows (op(A) block packed when transposed, else read in place) → micro-panels. Threads split C (run_share). Sizes
  * for Zen 5 (L1d 48 KiB, L2 1 MiB per core):
  *   KC ≤ 256: a B micro-panel (KC·NR floats = 32 KiB) stays in L1 while the A micro-panels
  *             stream past it;
@@ -25,15 +25,14 @@
 #define KC_MAX 256
 #define MC 192
 #define NC 1024
-/* op(A) = A (k contiguous) is read in place, unpacked, when the block has at most this many
- * B panels: packing (a transpose) costs as much as streaming A a few times, and with one or
- * two panels (attention's P·V and dS·K with dv = dqk = 64, LoRA's rank-r products) A is
- * streamed only once or twice. */
-#define DIRECT_A_PANELS 2
-/* kn_sgemm_bpacked also reads op(A) = A in place when the block is at most this many floats
- * (32 KiB, attention's query tiles: 128 rows × 64): it then stays in L1 while every B panel
- * streams past, so the in-place reads cost what the packed copy's do, without the transpose. */
-#define DIRECT_A_L1_FLOATS 8192
+/* op(A) = A (k contiguous) is read in place, never packed: the micro-kernel broadcasts its 12
+ * values per k step from 12 row streams instead of one packed micro-panel, the same loads, and
+ * skips the transpose into the panel. Measured (2 threads, best of many, own kernel, packed vs
+ * in place, GFLOP/s): NT 512×512×512 420 / 456, NT 4096×512×512 376 / 405, NT 4096×1024×64
+ * 336 / 434, NT 4096×128×512 353 / 455, NN 4096×512×1536 354 / 445, NN 512×512×32768 340 /
+ * 400, NT 4096×3072×512 343 / 352; only NN 512×512×512 read 431 / 411. The transposes were
+ * ~8 % of a LoRA step at 4096 tokens (the frozen lm_head re-packs all rows of h for each
+ * vocabulary block). op(A) = Aᵀ is still packed (its panel rows are contiguous loads). */
 /* Below this many flops (2·M·N·K) one thread is faster than waking the team. */
 #define PAR_MIN_FLOPS 4e6
 /* thread scratch slots */
@@ -72,7 +71,7 @@ static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta) {
 static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
     float *pb = nt_tls_scratch(SLOT_B, (size_t)((ncmax + KN_NR) * j->kc_max) * sizeof(float));
-    float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * j->kc_max) * sizeof(float));
+    float *pa = j->ta == KN_N ? NULL : nt_tls_scratch(SLOT_A, (size_t)(MC * j->kc_max) * sizeof(float));
     float *tmp = j->tb == KN_N ? NULL
                                : nt_tls_scratch(SLOT_T, (size_t)(16 * j->kc_max) * sizeof(float));
     for (int64_t jc = n0; jc < n1; jc += NC) {
@@ -87,7 +86,7 @@ static void run_block(const job *j, int64_t m0, int64_t m1, int64_t n0, int64_t 
             for (int64_t i0 = m0; i0 < m1; i0 += MC) {
                 int64_t mc = m1 - i0 < MC ? m1 - i0 : MC;
                 float *Cb = j->C + i0 * j->ldc + jc;
-                if (j->ta == KN_N && np <= DIRECT_A_PANELS) {
+                if (j->ta == KN_N) {
                     kn_macro_direct(j->A + i0 * j->lda + k0, j->lda, pb, mc, 0, np, nc, kc, Cb, j->ldc, u);
                     continue;
                 }
@@ -187,7 +186,7 @@ kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int6
 void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
                       int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc) {
     if (M <= 0 || nc <= 0) return;
-    float *pa = nt_tls_scratch(SLOT_A, (size_t)(MC * bp->kc_max) * sizeof(float));
+    float *pa = ta == KN_N ? NULL : nt_tls_scratch(SLOT_A, (size_t)(MC * bp->kc_max) * sizeof(float));
     int64_t np = (nc + KN_NR - 1) / KN_NR;
     for (int64_t kb = 0; kb < bp->nkb; kb++) {
         int64_t k0 = kb * bp->kc_max, kc = bp->K - k0 < bp->kc_max ? bp->K - k0 : bp->kc_max;
@@ -195,7 +194,7 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
         const float *pb = bp->p + k0 * bp->np * KN_NR + n0 / KN_NR * KN_NR * kc;
         for (int64_t i0 = 0; i0 < M; i0 += MC) {
             int64_t mc = M - i0 < MC ? M - i0 : MC;
-            if (ta == KN_N && mc * kc <= DIRECT_A_L1_FLOATS) {
+            if (ta == KN_N) {
                 kn_macro_direct(A + i0 * lda + k0, lda, pb, mc, 0, np, nc, kc, C + i0 * ldc, ldc, u);
                 continue;
             }
