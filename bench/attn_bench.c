@@ -5,7 +5,7 @@
  * the median of REPS runs (and the fastest). ATTN_CLOCK=cpu measures process CPU time divided by the thread
  * count instead of wall time (exact with OMP_NUM_THREADS=1: a run descheduled by other load
  * on a shared machine is not charged for the wait).
- * Usage: build/release/bench/attn_bench [T ...]   (default 512 4096); ATTN_REPS=5 */
+ * Usage: build/release/bench/attn_bench [T ...]   (default 512 4096); ATTN_REPS=5, ATTN_QT=rows */
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,7 +47,8 @@ static void run(int64_t T, int reps) {
     float *dq = calloc((size_t)n, sizeof(float)), *dk = calloc((size_t)n, sizeof(float));
     float *dv = calloc((size_t)n, sizeof(float)), *qs = malloc((size_t)T * sizeof(float));
     for (int64_t t = 0; t < T; t++) qs[t] = 0.125f;
-    kn_attn_shape s = {1, T, H, D, D, H * D, D, H * D, D, H * D, D, H * D, D, 0};
+    const char *qt = getenv("ATTN_QT"); /* query tile rows; unset: the kernel's choice */
+    kn_attn_shape s = {1, T, H, D, D, H * D, D, H * D, D, H * D, D, H * D, D, qt ? atoll(qt) : 0};
     float *scr = calloc((size_t)omp_get_max_threads() * kn_attention_scratch(&s), sizeof(float));
     double tf[64], tb[64];
     for (int r = 0; r < reps; r++) {

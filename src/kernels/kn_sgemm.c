@@ -204,8 +204,12 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
     }
 }
 
-/* Column strips of 64, then kc-blocks (the strip of B, kc × 64, stays in L2 while every row
- * of op(A) passes), then 6-row micro-tiles. */
+/* Column strips of 64, then K blocks (kn_sgemm's cut), then slices of them small enough that
+ * B's slice (copied together: rows of q, k, v, dO are 2-3 KiB apart in the model, so in place
+ * they share a few L1 sets and evict each other) stays in L1 while all 6-row micro-tiles of
+ * op(A) pass; the micro-tiles' partial sums wait in `part` between slices. */
+#define NARROW_SLICE_FLOATS 8192 /* 32 KiB of B */
+
 void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
@@ -215,12 +219,21 @@ void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, 
     }
     int64_t nkb, kc_max, ars = ta == KN_N ? lda : 1, acs = ta == KN_N ? 1 : lda;
     k_blocks(K, &nkb, &kc_max);
+    int64_t slice = kc_max * 64 <= NARROW_SLICE_FLOATS ? kc_max : NARROW_SLICE_FLOATS / 64;
+    float *bb = nt_tls_scratch(SLOT_B, (size_t)(64 * slice) * sizeof(float));
+    float *part = slice < kc_max ? nt_tls_scratch(SLOT_A, (size_t)((M + 5) / 6 * 6 * 64) * sizeof(float)) : NULL;
     for (int64_t n0 = 0; n0 < N; n0 += 64) {
         int64_t nc = N - n0 < 64 ? N - n0 : 64;
         for (int64_t kb = 0; kb < nkb; kb++) {
             int64_t k0 = kb * kc_max, kc = K - k0 < kc_max ? K - k0 : kc_max;
             kn_cupd u = {alpha, kb ? 1.0f : beta, kb == 0 && beta == 0.0f};
-            kn_macro_narrow(A + k0 * acs, ars, acs, M, B + k0 * ldb + n0, ldb, nc, kc, C + n0, ldc, u);
+            for (int64_t s0 = 0; s0 < kc; s0 += slice) {
+                int64_t ks = kc - s0 < slice ? kc - s0 : slice;
+                for (int64_t k = 0; k < ks; k++)
+                    memcpy(bb + k * 64, B + (k0 + s0 + k) * ldb + n0, (size_t)nc * sizeof(float));
+                kn_macro_narrow(A + (k0 + s0) * acs, ars, acs, M, bb, 64, nc, ks, C + n0, ldc, u,
+                                part, s0 == 0, s0 + ks == kc);
+            }
         }
     }
 }

@@ -76,11 +76,13 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
                      int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u);
 
-/* C[mc, nc ≤ 64] update from op(A) (element (i, k) at a[i·ars + k·acs]) and B's rows
- * (b + k·ldb, nc floats each), both read in place; bitwise what kn_macro gives on the packed
- * copies. */
+/* C[mc, nc ≤ 64] update from op(A) (element (i, k) at a[i·ars + k·acs], read in place) and
+ * B's rows (b + k·ldb, nc floats each); bitwise what kn_macro gives on packed copies. The kc
+ * steps may be one slice of a K block: first starts the sums at 0, last applies u to C, and
+ * in between they are kept in part (mc rounded up to 6, × 64 floats, 64-byte aligned). */
 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
-                     int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u);
+                     int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                     float *part, bool first, bool last);
 
 /* C[M, N] = alpha·op(A)[M, K]·B[K, N] + beta·C, B plain (not transposed), on the calling
  * thread alone, nothing packed: op(A) and B are read in place, 64 columns of C at a time.
