@@ -229,8 +229,7 @@ void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, 
             kn_cupd u = {alpha, kb ? 1.0f : beta, kb == 0 && beta == 0.0f};
             for (int64_t s0 = 0; s0 < kc; s0 += slice) {
                 int64_t ks = kc - s0 < slice ? kc - s0 : slice;
-                for (int64_t k = 0; k < ks; k++)
-                    memcpy(bb + k * 64, B + (k0 + s0 + k) * ldb + n0, (size_t)nc * sizeof(float));
+                kn_rows64_copy(bb, B + (k0 + s0) * ldb + n0, ldb, ks, nc);
                 kn_macro_narrow(A + (k0 + s0) * acs, ars, acs, M, bb, 64, nc, ks, C + n0, ldc, u,
                                 part, s0 == 0, s0 + ks == kc);
             }

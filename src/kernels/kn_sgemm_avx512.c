@@ -167,6 +167,12 @@ KN_AVX512 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t
     }
 }
 
+KN_AVX512 void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc) {
+    const __mmask16 m[4] = {mask_of(nc), mask_of(nc - 16), mask_of(nc - 32), mask_of(nc - 48)};
+    for (int64_t k = 0; k < rows; k++, dst += 64, src += lds)
+        for (int j = 0; j < 4; j++) _mm512_store_ps(dst + 16 * j, _mm512_maskz_loadu_ps(m[j], src + 16 * j));
+}
+
 /* op(A) = Aᵀ: the MR values of one k step are contiguous in A's row k0+k. */
 KN_AVX512 static void pack_a_t(const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0,
                                int64_t kc, float *dst) {
@@ -290,5 +296,6 @@ void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, i
 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
                      int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
                      float *part, bool first, bool last) {}
+void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc) {}
 
 #endif

@@ -84,6 +84,9 @@ void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const
                      int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
                      float *part, bool first, bool last);
 
+/* dst[k·64 + j] = src[k·lds + j] for j < nc ≤ 64, zeros to 64; dst 64-byte aligned. */
+void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc);
+
 /* C[M, N] = alpha·op(A)[M, K]·B[K, N] + beta·C, B plain (not transposed), on the calling
  * thread alone, nothing packed: op(A) and B are read in place, 64 columns of C at a time.
  * For attention's products with the head dimension as N (P·V, dS·K, dSᵀ·Q, Pᵀ·dO), whose
