@@ -34,6 +34,7 @@ static void grad_row_plain(float *r, float *ds, int64_t n, int64_t vis, float sc
 }
 
 #if KN_HAVE_X86
+#define PF_AHEAD 512 /* floats: 2 KiB ahead */
 
 /* Pass 1: r[j] ·= scale for j < vis; their maximum with kn_max's semantics (a lane keeps its
  * value when the new one is NaN or not larger, so NaNs count only from r[0]). */
@@ -42,6 +43,7 @@ KN_AVX512 static float scale_max(float *r, int64_t vis, float scale) {
     __m512 m = _mm512_set1_ps(r[0] * scale);
     for (int64_t j = 0; j < vis; j += 16) {
         __mmask16 k = kn_mask16(vis - j);
+        _mm_prefetch((const char *)(r + j + PF_AHEAD), _MM_HINT_T0);
         __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, r + j), vs);
         _mm512_mask_storeu_ps(r + j, k, x);
         m = _mm512_mask_max_ps(m, k, x, m); /* max(x, m) returns m when x is NaN */
@@ -95,6 +97,8 @@ KN_AVX512 static void grad_row_avx512(float *r, float *ds, int64_t n, int64_t vi
     if (lse == -INFINITY) vis = 0; /* nothing visible: P = 0 */
     for (int64_t j = 0; j < n; j += 16) {
         __mmask16 k = kn_mask16(n - j), kv = kn_mask16(vis - j);
+        _mm_prefetch((const char *)(r + j + PF_AHEAD), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ds + j + PF_AHEAD), _MM_HINT_T0);
         __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(kv, r + j), vs);
         __m512 p = kn_exp16(_mm512_sub_ps(x, vl), kv, &e);
         __m512 g = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, ds + j), vd);
