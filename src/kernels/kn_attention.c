@@ -1,12 +1,14 @@
 /* Causal attention with padding and packing masks, flash-style memory: the forward keeps only
  * the log-sum-exp per query row; the backward recomputes each tile's probabilities from it.
  * Work is split over (sequence, head) pairs; inside one, queries go in tiles of QT rows, and
- * every product of a tile is one small GEMM (kn_sgemm runs single-threaded inside the OpenMP
- * region). Keys before the segment of the tile's first query are skipped: segments are
- * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles,
- * then (own SGEMM only) this head's Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score
- * products S = Q·Kᵀ and dP = dO·Vᵀ of every tile read them from there instead of re-packing
- * (transposing) all the tile's keys per tile, T²/(2·QT) key rows per head per product. */
+ * every product of a tile is one small GEMM (single-threaded inside the OpenMP region); the
+ * element-wise work between them runs row by row in kn_attn_rows.c. Keys before the segment
+ * of the tile's first query are skipped: segments are contiguous, so none of them is visible
+ * to the tile. Scratch per thread: two QT × (T + 32) tiles, then (own SGEMM only) this head's
+ * Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score products S = Q·Kᵀ and dP = dO·Vᵀ of
+ * every tile read them from there instead of re-packing (transposing) all the tile's keys per
+ * tile, T²/(2·QT) key rows per head per product. The products with the head dimension as N
+ * (P·V, dS·K, dSᵀ·Q, Pᵀ·dO) read their operands in place (kn_sgemm_narrow). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -21,7 +23,9 @@
  * step (2 threads): T = 4096 3166 / 3064 / 2921 / 2955 ms at QT = 32 / 64 / 128 / 256,
  * T = 2048 1092 / 1056 / 1032 ms, T = 1024 471 / 464 / 454 ms, T = 512 236 / 234 ms. With the
  * packing once per head, QT = 64 at T = 4096 still measured slower than 128 (2858 vs 2679 ms,
- * medians of 3). */
+ * medians of 3). With the fused rows and in-place narrow products (bench/attn_bench, 1 thread,
+ * forward + backward at 4096) 96 and 128 measured the same (350-363 ms), 64 about 4 % slower,
+ * 192 and 256 16 and 24 % slower. */
 static int64_t tile_rows(const kn_attn_shape *s) {
     if (s->qt > 0) return s->qt;
     return s->T >= 1024 ? 128 : 32;
