@@ -5,7 +5,8 @@
  * the median of REPS runs (and the fastest). ATTN_CLOCK=cpu measures process CPU time divided by the thread
  * count instead of wall time (exact with OMP_NUM_THREADS=1: a run descheduled by other load
  * on a shared machine is not charged for the wait).
- * Usage: build/release/bench/attn_bench [T ...]   (default 512 4096); ATTN_REPS=5, ATTN_QT=rows */
+ * Usage: build/release/bench/attn_bench [T ...]   (default 512 4096); ATTN_REPS=5, ATTN_QT=rows,
+ * ATTN_MASKS=1 */
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,12 +51,18 @@ static void run(int64_t T, int reps) {
     const char *qt = getenv("ATTN_QT"); /* query tile rows; unset: the kernel's choice */
     kn_attn_shape s = {1, T, H, D, D, H * D, D, H * D, D, H * D, D, H * D, D, qt ? atoll(qt) : 0};
     float *scr = calloc((size_t)omp_get_max_threads() * kn_attention_scratch(&s), sizeof(float));
+    /* ATTN_MASKS=1: segment ids and a keep mask, all one sample, no padding, as the trainer
+     * always passes them (position_ids, attention_mask): the same visible keys as causal */
+    const char *mk = getenv("ATTN_MASKS");
+    int32_t *seg = mk && atoi(mk) ? calloc((size_t)T, sizeof(int32_t)) : NULL;
+    uint8_t *keep = seg ? malloc((size_t)T) : NULL;
+    if (keep) memset(keep, 1, (size_t)T);
     double tf[64], tb[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        kn_attention_fwd(o, lse, q, k, v, qs, NULL, NULL, &s, scr);
+        kn_attention_fwd(o, lse, q, k, v, qs, seg, keep, &s, scr);
         double t1 = now();
-        kn_attention_bwd(dq, dk, dv, g, q, k, v, o, lse, qs, NULL, NULL, &s, scr);
+        kn_attention_bwd(dq, dk, dv, g, q, k, v, o, lse, qs, seg, keep, &s, scr);
         tf[r] = t1 - t0, tb[r] = now() - t1;
     }
     qsort(tf, (size_t)reps, sizeof(double), cmp_d);
@@ -66,7 +73,7 @@ static void run(int64_t T, int reps) {
            (long long)T, tf[reps / 2] * 1e3, 2 * unit / tf[reps / 2] * 1e-9, tf[0] * 1e3,
            tb[reps / 2] * 1e3, 5 * unit / tb[reps / 2] * 1e-9, tb[0] * 1e3, omp_get_max_threads());
     free(q), free(k), free(v), free(g), free(o), free(lse), free(dq), free(dk), free(dv), free(qs);
-    free(scr);
+    free(scr), free(seg), free(keep);
 }
 
 int main(int argc, char **argv) {
