@@ -69,6 +69,7 @@ typedef struct {
     const int32_t *seg;
     const uint8_t *keep;                /* per row of this sequence */
     int64_t t0, nq, ks, nk;             /* query tile [t0, t0+nq), keys [ks, ks+nk) */
+    int64_t s0;                         /* first key of t0's sample (ks ≤ s0 ≤ t0) */
     int64_t ld;                         /* row stride of the S, P, dS tiles (tile_ld) */
     const kn_bpack *kp, *vp;            /* packed Kᵀ, Vᵀ of all T keys, or NULL: plain GEMMs */
 } tile;
@@ -95,10 +96,22 @@ static int64_t key_start(const int32_t *seg, int64_t t0) {
     return seg ? s : 0;
 }
 
-/* S = Q·Kᵀ of the tile. Causal only (no padding, no samples), the rows stay raw dot products:
- * the row kernels scale them and treat keys after the query as masked. Otherwise S[i][j] =
- * qscale·q_i·k_j, −inf where masked, here. Returns whether the rows are raw (causal). */
-static bool scores(float *S, const tile *c) {
+/* The keys row i sees, [lo, hi) of the tile's: from its sample's first key (samples are
+ * contiguous) to its own. *start carries the sample start from row i − 1 to row i (rows go
+ * in order; row 0 takes the tile's s0), so finding it costs O(1) per row. False when a padded
+ * key (keep = 0) falls inside: that row is masked key by key (allowed()) instead. */
+static bool row_range(const tile *c, int64_t i, int64_t *start, int64_t *lo, int64_t *hi) {
+    int64_t t = c->t0 + i;
+    if (i == 0) *start = c->s0;
+    else if (c->seg && c->seg[t] != c->seg[t - 1]) *start = t;
+    *lo = *start - c->ks, *hi = t - c->ks + 1;
+    return !c->keep || !memchr(c->keep + *start, 0, (size_t)(t + 1 - *start));
+}
+
+/* S = Q·Kᵀ of the tile. The rows stay raw dot products: the row kernels scale them and treat
+ * the keys outside row_range as masked. Rows with padding inside their range are scaled and
+ * masked (−inf) here. */
+static void scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
     if (c->kp)
         kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
@@ -106,25 +119,37 @@ static bool scores(float *S, const tile *c) {
     else
         kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
                  c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->ld);
-    if (!c->keep && !c->seg) return true;
+    if (!c->keep) return;
+    int64_t start = 0, lo, hi;
     for (int64_t i = 0; i < c->nq; i++) {
+        if (row_range(c, i, &start, &lo, &hi)) continue;
         float qs = c->qscale[c->t0 + i], *r = S + i * c->ld;
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }
-    return false;
 }
 
-/* Keys of row i the row kernels treat as visible, and the scale they apply (1 when scores()
- * has already scaled and masked). */
-static int64_t row_vis(const tile *c, bool raw, int64_t i) { return raw ? c->t0 + i - c->ks + 1 : c->nk; }
-static float row_scale(const tile *c, bool raw, int64_t i) { return raw ? c->qscale[c->t0 + i] : 1.0f; }
+/* The row kernels' view of row i: its visible keys and scale; the whole row, already scaled,
+ * when scores() masked it key by key. */
+typedef struct {
+    int64_t lo, hi;
+    float scale;
+} row_view;
+
+static row_view view_of(const tile *c, int64_t i, int64_t *start) {
+    int64_t lo, hi;
+    if (row_range(c, i, start, &lo, &hi)) return (row_view){lo, hi, c->qscale[c->t0 + i]};
+    return (row_view){0, c->nk, 1.0f};
+}
 
 static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
     const kn_attn_shape *s = c->s;
-    bool raw = scores(S, c);
-    for (int64_t i = 0; i < c->nq; i++)
-        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->ld, c->nk, row_vis(c, raw, i), row_scale(c, raw, i));
+    scores(S, c);
+    int64_t start = 0;
+    for (int64_t i = 0; i < c->nq; i++) {
+        row_view w = view_of(c, i, &start);
+        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->ld, c->nk, w.lo, w.hi, w.scale);
+    }
     gemm_b(c, KN_N, c->nq, s->dv, c->nk, S, c->ld, c->vb + c->ks * s->v_tok, s->v_tok, 0.0f,
            o + c->t0 * s->o_tok, s->o_tok);
 }
@@ -141,7 +166,7 @@ static void set_range(tile *c, int64_t t0) {
     c->t0 = t0;
     int64_t qt = tile_rows(c->s);
     c->nq = c->s->T - t0 < qt ? c->s->T - t0 : qt;
-    c->ks = key_start(c->seg, t0);
+    c->ks = c->s0 = key_start(c->seg, t0);
     /* Packed panels start at multiples of NR: a segment starting elsewhere (packing) takes
      * the keys before it from the aligned-down start too, masked by allowed() like any key
      * of another segment (their P and dS are 0, so they add exact zeros to dK, dV). */
@@ -182,19 +207,21 @@ typedef struct {
 static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     const kn_attn_shape *s = c->s;
     int64_t nq = c->nq, nk = c->nk, ld = c->ld;
-    bool raw = scores(P, c);
+    scores(P, c);
     const float *dot = g->dob + c->t0 * s->o_tok;
     if (c->vp)
         kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, ld);
     else
         kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
                  0.0f, dS, ld);
+    int64_t start = 0;
     for (int64_t i = 0; i < nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
         float D = 0;
         for (int64_t j = 0; j < s->dv; j++) D += doi[j] * oi[j];
-        kn_attn_grad_row(P + i * ld, dS + i * ld, nk, row_vis(c, raw, i), row_scale(c, raw, i),
-                         g->lse[c->t0 + i], D, c->qscale[c->t0 + i]);
+        row_view w = view_of(c, i, &start);
+        kn_attn_grad_row(P + i * ld, dS + i * ld, nk, w.lo, w.hi, w.scale, g->lse[c->t0 + i], D,
+                         c->qscale[c->t0 + i]);
     }
     if (g->dqb)
         gemm_b(c, KN_N, nq, s->dqk, nk, dS, ld, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
