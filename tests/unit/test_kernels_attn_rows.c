@@ -149,7 +149,7 @@ enum { NMAX = 70 };
  * the caller has already scaled and masked some keys with −inf (then lo = 0, hi = n). Returns
  * the number of rows that differ in any bit. */
 static int64_t row_case(int64_t n, int64_t lo, int64_t hi, bool masked) {
-    float raw[NMAX], a[NMAX], b[NMAX], ds[NMAX], ds2[NMAX], dp[NMAX];
+    float raw[NMAX] = {0}, dp[NMAX] = {0}, a[NMAX], b[NMAX], ds[NMAX], ds2[NMAX];
     for (int64_t j = 0; j < n; j++) {
         raw[j] = (float)(kt_uniform() * (j % 7 == 3 ? 400.0 : 4.0));
         dp[j] = (float)kt_uniform();
