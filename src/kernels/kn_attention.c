@@ -1,16 +1,19 @@
 /* Causal attention with padding and packing masks, flash-style memory: the forward keeps only
  * the log-sum-exp per query row; the backward recomputes each tile's probabilities from it.
  * Work is split over (sequence, head) pairs; inside one, queries go in tiles of QT rows, and
- * every product of a tile is one small GEMM (kn_sgemm runs single-threaded inside the OpenMP
- * region). Keys before the segment of the tile's first query are skipped: segments are
- * contiguous, so none of them is visible to the tile. Scratch per thread: two QT × T tiles,
- * then (own SGEMM only) this head's Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score
- * products S = Q·Kᵀ and dP = dO·Vᵀ of every tile read them from there instead of re-packing
- * (transposing) all the tile's keys per tile, T²/(2·QT) key rows per head per product. */
+ * every product of a tile is one small GEMM (single-threaded inside the OpenMP region); the
+ * element-wise work between them runs row by row in kn_attn_rows.c. Keys before the segment
+ * of the tile's first query are skipped: segments are contiguous, so none of them is visible
+ * to the tile. Scratch per thread: two QT × (T + 32) tiles, then (own SGEMM only) this head's
+ * Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score products S = Q·Kᵀ and dP = dO·Vᵀ of
+ * every tile read them from there instead of re-packing (transposing) all the tile's keys per
+ * tile, T²/(2·QT) key rows per head per product. The products with the head dimension as N
+ * (P·V, dS·K, dSᵀ·Q, Pᵀ·dO) read their operands in place (kn_sgemm_narrow). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/kn_attn_rows.h"
 #include "kernels/kn_sgemm_internal.h"
 
 /* Query rows per tile. Before Kᵀ/Vᵀ were packed once per head each tile's GEMMs re-packed the
@@ -20,24 +23,37 @@
  * step (2 threads): T = 4096 3166 / 3064 / 2921 / 2955 ms at QT = 32 / 64 / 128 / 256,
  * T = 2048 1092 / 1056 / 1032 ms, T = 1024 471 / 464 / 454 ms, T = 512 236 / 234 ms. With the
  * packing once per head, QT = 64 at T = 4096 still measured slower than 128 (2858 vs 2679 ms,
- * medians of 3). */
+ * medians of 3). With the fused rows and in-place narrow products (bench/attn_bench, 1 thread,
+ * forward + backward at 4096) 96 and 128 measured the same (350-363 ms), 64 about 4 % slower,
+ * 192 and 256 16 and 24 % slower. */
 static int64_t tile_rows(const kn_attn_shape *s) {
     if (s->qt > 0) return s->qt;
     return s->T >= 1024 ? 128 : 32;
 }
 #define QT tile_rows(s)
 
+/* Row stride of the score tiles: whole 64-byte lines, an odd number of them. With a stride of
+ * a multiple of 4 KiB (nk = 1024·j keys) every row of a 12-row block maps to the same L1 set
+ * and the GEMMs reading the tile in place (P·V, dS·K, dSᵀ·Q, Pᵀ·dO) evict their own lines. */
+static int64_t tile_ld(int64_t nk) {
+    int64_t ld = (nk + 15) / 16 * 16;
+    return ld / 16 % 2 ? ld : ld + 16;
+}
+
 /* Keys rounded up to whole packed panels. */
 static int64_t t_padded(const kn_attn_shape *s) { return (s->T + KN_NR - 1) / KN_NR * KN_NR; }
 
+/* Floats of one score tile: QT rows of at most tile_ld(T) (≤ T + 31). */
+static int64_t tile_floats(const kn_attn_shape *s) { return QT * (s->T + 32); }
+
 /* S and dS tiles, slack, then 64-byte alignment slack and the packed Kᵀ, Vᵀ. */
 size_t kn_attention_scratch(const kn_attn_shape *s) {
-    return (size_t)(2 * QT * s->T + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
+    return (size_t)(2 * tile_floats(s) + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
 }
 
 /* The packed area of a thread's scratch slice, 64-byte aligned. */
 static float *pack_area(const kn_attn_shape *s, float *slice) {
-    uintptr_t a = (uintptr_t)(slice + 2 * QT * s->T + 16);
+    uintptr_t a = (uintptr_t)(slice + 2 * tile_floats(s) + 16);
     return (float *)((a + 63) & ~(uintptr_t)63);
 }
 
@@ -53,8 +69,19 @@ typedef struct {
     const int32_t *seg;
     const uint8_t *keep;                /* per row of this sequence */
     int64_t t0, nq, ks, nk;             /* query tile [t0, t0+nq), keys [ks, ks+nk) */
+    int64_t s0;                         /* first key of t0's sample (ks ≤ s0 ≤ t0) */
+    int64_t ld;                         /* row stride of the S, P, dS tiles (tile_ld) */
     const kn_bpack *kp, *vp;            /* packed Kᵀ, Vᵀ of all T keys, or NULL: plain GEMMs */
 } tile;
+
+/* C = op(A)·B + beta·C for the products whose N is a head dimension (P·V, dS·K, dSᵀ·Q,
+ * Pᵀ·dO): on the own SGEMM read in place with no packing (kn_sgemm_narrow, the same bits as
+ * kn_sgemm), else plain kn_sgemm. */
+static void gemm_b(const tile *c, kn_trans ta, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (c->kp) kn_sgemm_narrow(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    else kn_sgemm(ta, KN_N, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 static inline bool allowed(const tile *c, int64_t t, int64_t s) {
     if (s > t) return false;
@@ -69,51 +96,62 @@ static int64_t key_start(const int32_t *seg, int64_t t0) {
     return seg ? s : 0;
 }
 
-/* S[i][j] = qscale·q_i·k_j, −inf where masked. */
+/* The keys row i sees, [lo, hi) of the tile's: from its sample's first key (samples are
+ * contiguous) to its own. *start carries the sample start from row i − 1 to row i (rows go
+ * in order; row 0 takes the tile's s0), so finding it costs O(1) per row. False when a padded
+ * key (keep = 0) falls inside: that row is masked key by key (allowed()) instead. */
+static bool row_range(const tile *c, int64_t i, int64_t *start, int64_t *lo, int64_t *hi) {
+    int64_t t = c->t0 + i;
+    if (i == 0) *start = c->s0;
+    else if (c->seg && c->seg[t] != c->seg[t - 1]) *start = t;
+    *lo = *start - c->ks, *hi = t - c->ks + 1;
+    return !c->keep || !memchr(c->keep + *start, 0, (size_t)(t + 1 - *start));
+}
+
+/* S = Q·Kᵀ of the tile. The rows stay raw dot products: the row kernels scale them and treat
+ * the keys outside row_range as masked. Rows with padding inside their range are scaled and
+ * masked (−inf) here. */
 static void scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
     if (c->kp)
         kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
-                         0.0f, S, c->nk);
+                         0.0f, S, c->ld);
     else
         kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
-                 c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->nk);
+                 c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->ld);
+    if (!c->keep) return;
+    int64_t start = 0, lo, hi;
     for (int64_t i = 0; i < c->nq; i++) {
-        float qs = c->qscale[c->t0 + i], *r = S + i * c->nk;
-        if (!c->keep && !c->seg) { /* causal only: keys up to t visible, a plain split */
-            int64_t vis = c->t0 + i - c->ks + 1;
-            for (int64_t j = 0; j < vis; j++) r[j] *= qs;
-            for (int64_t j = vis; j < c->nk; j++) r[j] = -INFINITY;
-            continue;
-        }
+        if (row_range(c, i, &start, &lo, &hi)) continue;
+        float qs = c->qscale[c->t0 + i], *r = S + i * c->ld;
         for (int64_t j = 0; j < c->nk; j++)
             r[j] = allowed(c, c->t0 + i, c->ks + j) ? qs * r[j] : -INFINITY;
     }
 }
 
-/* Row softmax in place; lse per row (−inf and a zero row when nothing is visible). */
-static void softmax_rows(float *S, float *lse, const tile *c) {
-    for (int64_t i = 0; i < c->nq; i++) {
-        float *r = S + i * c->nk, m = kn_max(r, c->nk);
-        if (m == -INFINITY) {
-            memset(r, 0, (size_t)c->nk * sizeof(float));
-            lse[i] = -INFINITY;
-            continue;
-        }
-        kn_exp_shift(r, c->nk, m); /* masked −inf scores give expf(−inf) = 0 */
-        double sum = kn_sum_f64(r, c->nk);
-        float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < c->nk; j++) r[j] *= inv;
-        lse[i] = m + (float)log(sum);
-    }
+/* The row kernels' view of row i: its visible keys and scale; the whole row, already scaled,
+ * when scores() masked it key by key. */
+typedef struct {
+    int64_t lo, hi;
+    float scale;
+} row_view;
+
+static row_view view_of(const tile *c, int64_t i, int64_t *start) {
+    int64_t lo, hi;
+    if (row_range(c, i, start, &lo, &hi)) return (row_view){lo, hi, c->qscale[c->t0 + i]};
+    return (row_view){0, c->nk, 1.0f};
 }
 
 static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
     const kn_attn_shape *s = c->s;
     scores(S, c);
-    softmax_rows(S, lse + c->t0, c);
-    kn_sgemm(KN_N, KN_N, c->nq, s->dv, c->nk, 1.0f, S, c->nk, c->vb + c->ks * s->v_tok,
-             s->v_tok, 0.0f, o + c->t0 * s->o_tok, s->o_tok);
+    int64_t start = 0;
+    for (int64_t i = 0; i < c->nq; i++) {
+        row_view w = view_of(c, i, &start);
+        lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->ld, c->nk, w.lo, w.hi, w.scale);
+    }
+    gemm_b(c, KN_N, c->nq, s->dv, c->nk, S, c->ld, c->vb + c->ks * s->v_tok, s->v_tok, 0.0f,
+           o + c->t0 * s->o_tok, s->o_tok);
 }
 
 static tile tile_at(const kn_attn_shape *s, int64_t bh, const float *q, const float *k,
@@ -128,12 +166,13 @@ static void set_range(tile *c, int64_t t0) {
     c->t0 = t0;
     int64_t qt = tile_rows(c->s);
     c->nq = c->s->T - t0 < qt ? c->s->T - t0 : qt;
-    c->ks = key_start(c->seg, t0);
+    c->ks = c->s0 = key_start(c->seg, t0);
     /* Packed panels start at multiples of NR: a segment starting elsewhere (packing) takes
      * the keys before it from the aligned-down start too, masked by allowed() like any key
      * of another segment (their P and dS are 0, so they add exact zeros to dK, dV). */
     if (c->kp) c->ks -= c->ks % KN_NR;
     c->nk = t0 + c->nq - c->ks;
+    c->ld = tile_ld(c->nk);
 }
 
 void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
@@ -167,34 +206,31 @@ typedef struct {
 /* P = exp(S − lse) recomputed; dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))·qscale; then three GEMMs. */
 static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     const kn_attn_shape *s = c->s;
-    int64_t nq = c->nq, nk = c->nk;
+    int64_t nq = c->nq, nk = c->nk, ld = c->ld;
     scores(P, c);
-    for (int64_t i = 0; i < c->nq; i++) {
-        float l = g->lse[c->t0 + i], *r = P + i * c->nk;
-        if (l == -INFINITY) memset(r, 0, (size_t)c->nk * sizeof(float)); /* nothing visible */
-        else kn_exp_shift(r, c->nk, l);                                   /* masked: expf(−inf) = 0 */
-    }
     const float *dot = g->dob + c->t0 * s->o_tok;
     if (c->vp)
-        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, nk);
+        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, ld);
     else
         kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
-                 0.0f, dS, nk);
-    for (int64_t i = 0; i < c->nq; i++) {
+                 0.0f, dS, ld);
+    int64_t start = 0;
+    for (int64_t i = 0; i < nq; i++) {
         const float *doi = dot + i * s->o_tok, *oi = g->ob + (c->t0 + i) * s->o_tok;
-        float D = 0, qs = c->qscale[c->t0 + i];
+        float D = 0;
         for (int64_t j = 0; j < s->dv; j++) D += doi[j] * oi[j];
-        for (int64_t j = 0; j < c->nk; j++) dS[i * c->nk + j] = P[i * c->nk + j] * (dS[i * c->nk + j] - D) * qs;
+        row_view w = view_of(c, i, &start);
+        kn_attn_grad_row(P + i * ld, dS + i * ld, nk, w.lo, w.hi, w.scale, g->lse[c->t0 + i], D,
+                         c->qscale[c->t0 + i]);
     }
     if (g->dqb)
-        kn_sgemm(KN_N, KN_N, nq, s->dqk, nk, 1.0f, dS, nk, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
-                 g->dqb + c->t0 * s->q_tok, s->q_tok);
+        gemm_b(c, KN_N, nq, s->dqk, nk, dS, ld, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
+               g->dqb + c->t0 * s->q_tok, s->q_tok);
     if (g->dkb)
-        kn_sgemm(KN_T, KN_N, nk, s->dqk, nq, 1.0f, dS, nk, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
-                 g->dkb + c->ks * s->k_tok, s->k_tok);
+        gemm_b(c, KN_T, nk, s->dqk, nq, dS, ld, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
+               g->dkb + c->ks * s->k_tok, s->k_tok);
     if (g->dvb)
-        kn_sgemm(KN_T, KN_N, nk, s->dv, nq, 1.0f, P, nk, dot, s->o_tok, 1.0f,
-                 g->dvb + c->ks * s->v_tok, s->v_tok);
+        gemm_b(c, KN_T, nk, s->dv, nq, P, ld, dot, s->o_tok, 1.0f, g->dvb + c->ks * s->v_tok, s->v_tok);
 }
 
 void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -222,7 +258,7 @@ void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
                    .ob = o + row0 * s->o_tok + h * s->o_head, .lse = lse + bh * s->T};
         for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
             set_range(&c, t0);
-            bwd_tile(&c, &g, P, P + QT * s->T);
+            bwd_tile(&c, &g, P, P + tile_floats(s));
         }
     }
 }

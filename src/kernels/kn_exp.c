@@ -9,11 +9,13 @@
  * rounded once to float. −inf (masked scores) gives +0 like expf; other lanes with |x| ≥ 88
  * (overflow, underflow, NaN) take glibc's own expf, so every input gets exactly expf's value
  * (tests/unit/test_kernels.c compares bit patterns against the C library; all 2^32 inputs
- * were checked once). Other CPUs run the plain expf loop. */
+ * were checked once). CPUs with AVX-512 (those the own SGEMM runs on) take the same evaluation
+ * on eight doubles per register, sixteen floats per step (kn_exp_internal.h); other CPUs run
+ * the plain expf loop. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/kn_exp_internal.h"
 
 static void exp_shift_scalar(float *x, int64_t n, float m) {
     for (int64_t i = 0; i < n; i++) x[i] = expf(x[i] - m);
@@ -24,8 +26,7 @@ static void exp_shift_scalar(float *x, int64_t n, float m) {
 
 #define KN_AVX2 __attribute__((target("avx2,fma")))
 
-/* 2^(i/32) as double bits, minus i << 47 (the exponent bits k adds back). */
-static const uint64_t exp_tab[32] = {
+const uint64_t kn_exp_tab[32] = {
     0x3ff0000000000000ULL,
     0x3fefd9b0d3158574ULL,
     0x3fefb5586cf9890fULL,
@@ -67,7 +68,7 @@ KN_AVX2 static inline __m128 exp4(__m256d xd) {
     kd = _mm256_sub_pd(kd, shift);
     __m256d r = _mm256_fmsub_pd(inv_ln2_n, xd, kd);
     __m256i idx = _mm256_and_si256(ki, _mm256_set1_epi64x(31));
-    __m256i t = _mm256_i64gather_epi64((const long long *)exp_tab, idx, 8);
+    __m256i t = _mm256_i64gather_epi64((const long long *)kn_exp_tab, idx, 8);
     __m256d s = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
     __m256d z = _mm256_fmadd_pd(r, _mm256_set1_pd(0x1.c6af84b912394p-20), _mm256_set1_pd(0x1.ebfce50fac4f3p-13));
     __m256d r2 = _mm256_mul_pd(r, r);
@@ -98,8 +99,19 @@ KN_AVX2 static void exp_shift_avx2(float *x, int64_t n, float m) {
     exp_shift_scalar(x + i, n - i, m);
 }
 
+KN_AVX512 static void exp_shift_avx512(float *x, int64_t n, float m) {
+    const kn_exp_regs e = kn_exp_regs_load();
+    const __m512 vm = _mm512_set1_ps(m);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = kn_mask16(n - i);
+        __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm);
+        _mm512_mask_storeu_ps(x + i, k, kn_exp16(v, k, &e));
+    }
+}
+
 void kn_exp_shift(float *x, int64_t n, float m) {
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) exp_shift_avx2(x, n, m);
+    if (kn_sgemm_cpu_ok()) exp_shift_avx512(x, n, m);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) exp_shift_avx2(x, n, m);
     else exp_shift_scalar(x, n, m);
 }
 #else

@@ -110,6 +110,69 @@ KN_AVX512 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int
     }
 }
 
+/* Narrow products (kn_sgemm_narrow): a 6 × 64 micro-tile, 24 accumulators, reading B's rows
+ * (4 vectors) and op(A)'s values in place: element (i, k) of op(A) at a[i·ars + k·acs], so
+ * one kernel serves A (ars = lda, acs = 1) and Aᵀ (ars = 1, acs = lda). Each C element is
+ * the same FMA chain over k as in ukr, then the same store: bitwise kn_sgemm's result. A
+ * K block may come in several calls (first / last): between them the partial sums wait in
+ * `part` (6 rows of 64) as the floats they are, so the chain is unchanged. Rows past mr
+ * re-read row mr−1 (valid memory; their results are not stored). */
+#define NARROW_MR 6
+
+KN_AVX512 static void ukr_narrow(int64_t kc, const float *a, int64_t ars, int64_t acs, int mr,
+                                 const float *b, int64_t ldb, const __mmask16 m[4], float *c,
+                                 int64_t ldc, kn_cupd u, float *part, bool first, bool last) {
+    __m512 acc[NARROW_MR][4];
+    int64_t off[NARROW_MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < NARROW_MR; i++) {
+        if (last && !u.beta0 && i < mr) /* C's rows (often far apart, out of cache) arrive while the FMAs run */
+            for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(c + i * ldc + 16 * j), _MM_HINT_T0);
+        off[i] = (i < mr ? i : mr - 1) * ars;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[i][j] = first ? _mm512_setzero_ps() : _mm512_load_ps(part + i * 64 + 16 * j);
+    }
+    for (int64_t k = 0; k < kc; k++, a += acs, b += ldb) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m[0], b), b1 = _mm512_maskz_loadu_ps(m[1], b + 16);
+        __m512 b2 = _mm512_maskz_loadu_ps(m[2], b + 32), b3 = _mm512_maskz_loadu_ps(m[3], b + 48);
+#pragma GCC unroll 8
+        for (int i = 0; i < NARROW_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[off[i]]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+            acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < NARROW_MR; i++) {
+        if (!last) {
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) _mm512_store_ps(part + i * 64 + 16 * j, acc[i][j]);
+        } else if (i < mr) {
+            store_row(c + i * ldc, acc[i][0], acc[i][1], m[0], m[1], u);
+            if (m[2]) store_row(c + i * ldc + 32, acc[i][2], acc[i][3], m[2], m[3], u);
+        }
+    }
+}
+
+KN_AVX512 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
+                               int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                               float *part, bool first, bool last) {
+    const __mmask16 m[4] = {mask_of(nc), mask_of(nc - 16), mask_of(nc - 32), mask_of(nc - 48)};
+    for (int64_t ir = 0; ir < mc; ir += NARROW_MR) {
+        int mr = (int)(mc - ir < NARROW_MR ? mc - ir : NARROW_MR);
+        ukr_narrow(kc, a + ir * ars, ars, acs, mr, b, ldb, m, C + ir * ldc, ldc, u,
+                   part ? part + ir * 64 : NULL, first, last);
+    }
+}
+
+KN_AVX512 void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc) {
+    const __mmask16 m[4] = {mask_of(nc), mask_of(nc - 16), mask_of(nc - 32), mask_of(nc - 48)};
+    for (int64_t k = 0; k < rows; k++, dst += 64, src += lds)
+        for (int j = 0; j < 4; j++) _mm512_store_ps(dst + 16 * j, _mm512_maskz_loadu_ps(m[j], src + 16 * j));
+}
+
 /* op(A) = Aᵀ: the MR values of one k step are contiguous in A's row k0+k. */
 KN_AVX512 static void pack_a_t(const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0,
                                int64_t kc, float *dst) {
@@ -230,5 +293,9 @@ void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0, int64_t 
               int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
                      int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
+void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
+                     int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                     float *part, bool first, bool last) {}
+void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc) {}
 
 #endif

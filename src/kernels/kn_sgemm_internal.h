@@ -76,6 +76,25 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
                      int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u);
 
+/* C[mc, nc ≤ 64] update from op(A) (element (i, k) at a[i·ars + k·acs], read in place) and
+ * B's rows (b + k·ldb, nc floats each); bitwise what kn_macro gives on packed copies. The kc
+ * steps may be one slice of a K block: first starts the sums at 0, last applies u to C, and
+ * in between they are kept in part (mc rounded up to 6, × 64 floats, 64-byte aligned). */
+void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
+                     int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                     float *part, bool first, bool last);
+
+/* dst[k·64 + j] = src[k·lds + j] for j < nc ≤ 64, zeros to 64; dst 64-byte aligned. */
+void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc);
+
+/* C[M, N] = alpha·op(A)[M, K]·B[K, N] + beta·C, B plain (not transposed), on the calling
+ * thread alone, nothing packed: op(A) and B are read in place, 64 columns of C at a time.
+ * For attention's products with the head dimension as N (P·V, dS·K, dSᵀ·Q, Pᵀ·dO), whose
+ * packing transposes cost as much as a fifth of their FMAs. Same K blocks and FMA order as
+ * kn_sgemm: bit-identical results. AVX-512 path only. */
+void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* dst[0..n) = W[r][c0 .. c0+n) in f32, any storage kind; bit-identical to tensor/'s
  * dequantization (kn_sgemm_pack_q.c). avx512: use the AVX-512 decoders. */
 void kn_w_row_seg(const kn_wsrc *W, int64_t r, int64_t c0, int64_t n, float *dst, bool avx512);

@@ -373,6 +373,40 @@ TEST(direct_a_equals_packed_a_bitwise) {
     free(A), free(Bm), free(C0), free(pb), free(pa), free(C1), free(C2);
 }
 
+/* ---- narrow products read in place (kn_sgemm_narrow, attention's P·V, dS·K, dSᵀ·Q, Pᵀ·dO) ----
+ * Against kn_sgemm on the same operands: bitwise equal (same K blocks, same FMA chain per
+ * element), and within rounding of the double reference; C outside [M, N] untouched. N off
+ * the 16-lane vectors and past one 64-column strip, M off the 6-row micro-tile, K = 600 cut
+ * into three K blocks, both op(A), beta 0 / 1 / other. */
+static int64_t narrow_case(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+    gcase g = mk(ta, KN_N, M, N, K, 7, alpha, beta);
+    float *A = kt_randf(a_size(&g), 1.0), *B = kt_randf(b_size(&g), 1.0), *C0 = c_init(&g);
+    size_t cb = (size_t)(M * g.ldc) * sizeof(float);
+    float *C1 = malloc(cb), *C2 = malloc(cb);
+    memcpy(C1, C0, cb), memcpy(C2, C0, cb);
+    kn_sgemm_narrow(ta, M, N, K, alpha, A, g.lda, B, g.ldb, beta, C1, g.ldc);
+    kn_sgemm(ta, KN_N, M, N, K, alpha, A, g.lda, B, g.ldb, beta, C2, g.ldc);
+    int64_t bad = (memcmp(C1, C2, cb) != 0) + check_c(&g, A, B, C0, C1, true);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = N; j < g.ldc; j++) bad += memcmp(&C1[i * g.ldc + j], &C0[i * g.ldc + j], sizeof(float)) != 0;
+    free(A), free(B), free(C0), free(C1), free(C2);
+    return bad;
+}
+
+TEST(narrow_in_place_matches_sgemm_bitwise) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM not active (no AVX-512 or NEWT_GEMM=blas)");
+    kt_seed(41);
+    static const int64_t Ms[] = {1, 5, 6, 7, 128, 131}, Ns[] = {1, 17, 32, 40, 64, 100};
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; i < sizeof Ms / sizeof Ms[0]; i++)
+            for (size_t j = 0; j < sizeof Ns / sizeof Ns[0]; j++) {
+                kn_trans ta = t ? KN_T : KN_N;
+                int64_t K = (int64_t)(i + j) % 3 == 0 ? 600 : 37 + (int64_t)(5 * i + j);
+                float beta = j % 3 == 0 ? 0.0f : j % 3 == 1 ? 1.0f : 0.5f;
+                CHECK_EQ_INT(narrow_case(ta, Ms[i], Ns[j], K, i % 2 ? -0.5f : 1.0f, beta), 0);
+            }
+}
+
 TEST(blas_path_same_semantics) {
     setenv("NEWT_GEMM", "blas", 1);
     CHECK_EQ_STR(kn_sgemm_impl(), "blas");
