@@ -56,6 +56,18 @@ static int lsetup_make(lsetup *s, bool with_params, double dropout) {
     return 0;
 }
 
+/* Every tensor trainable f32: norms near 1, everything else ±0.15, from the seed. */
+static m4_model *lfull(const m4_text_config *c, const m4_options *mo, uint32_t seed, nt_err *err) {
+    m4_model *m = NULL;
+    if (m4_model_new(c, mo, &m, err)) return NULL;
+    for (size_t i = 0; i < m4_model_num_params(m); i++) {
+        const m4_param_info *p = m4_model_param(m, i);
+        float *v = m4_model_param_data(m, i);
+        for (int64_t j = 0; j < p->numel; j++) v[j] = (p->ndim == 1 ? 1.0f : 0.0f) + 0.15f * unif(&seed);
+    }
+    return m;
+}
+
 /* Base weights (norms near 1, matrices ±0.15, embedding ±0.5), every base tensor frozen,
  * linear weights stored as dt. */
 static m4_model *lmodel(const lsetup *s, tn_dtype dt, nt_err *err) {

@@ -13,15 +13,7 @@
 
 static m4_model *full_model(const m4_text_config *c, bool ckpt, int64_t chunk, nt_err *err) {
     m4_options mo = {.checkpointing = ckpt, .loss_sum = true, .xent_chunk = chunk};
-    m4_model *m = NULL;
-    if (m4_model_new(c, &mo, &m, err)) return NULL;
-    uint32_t st = 777;
-    for (size_t i = 0; i < m4_model_num_params(m); i++) {
-        const m4_param_info *p = m4_model_param(m, i);
-        float *v = m4_model_param_data(m, i);
-        for (int64_t j = 0; j < p->numel; j++) v[j] = (p->ndim == 1 ? 1.0f : 0.0f) + 0.15f * unif(&st);
-    }
-    return m;
+    return lfull(c, &mo, 777, err);
 }
 
 /* Random ids and labels of one row of T tokens, about one label in five ignored. */

@@ -17,14 +17,7 @@ static m4_model *make_model(const lsetup *s, bool lora, nt_err *err) {
         if (m) lrandomize(m, 0.2f, 99);
         return m;
     }
-    if (m4_model_new(&s->full.text, NULL, &m, err)) return NULL;
-    uint32_t st = 12345;
-    for (size_t i = 0; i < m4_model_num_params(m); i++) {
-        const m4_param_info *p = m4_model_param(m, i);
-        float *v = m4_model_param_data(m, i);
-        for (int64_t j = 0; j < p->numel; j++) v[j] = (p->ndim == 1 ? 1.0f : 0.0f) + 0.15f * unif(&st);
-    }
-    return m;
+    return lfull(&s->full.text, NULL, 12345, err);
 }
 
 /* Forward + backward of rows [0, 1) and [1, 2) of the batch (two micro-batches). */
