@@ -56,8 +56,9 @@ static int lsetup_make(lsetup *s, bool with_params, double dropout) {
     return 0;
 }
 
-/* Every tensor trainable f32: norms near 1, everything else ±0.15, from the seed. */
-static m4_model *lfull(const m4_text_config *c, const m4_options *mo, uint32_t seed, nt_err *err) {
+/* Every tensor trainable f32: norms near 1, everything else ±0.15, from the seed (inline: not
+ * every includer uses it). */
+static inline m4_model *lfull(const m4_text_config *c, const m4_options *mo, uint32_t seed, nt_err *err) {
     m4_model *m = NULL;
     if (m4_model_new(c, mo, &m, err)) return NULL;
     for (size_t i = 0; i < m4_model_num_params(m); i++) {
