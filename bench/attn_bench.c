@@ -15,15 +15,14 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "bench_clock.h"
 
 enum { H = 8, D = 64 };
 
 static double now(void) {
     const char *clk = getenv("ATTN_CLOCK");
     bool cpu = clk && strcmp(clk, "cpu") == 0;
-    struct timespec ts;
-    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-    return ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec) / (cpu ? omp_get_max_threads() : 1);
+    return bn_clock(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC) / (cpu ? omp_get_max_threads() : 1);
 }
 
 static int cmp_d(const void *a, const void *b) {

@@ -10,12 +10,7 @@
 #include "tensor/convert.h"
 #include "tensor/fp.h"
 #include "tensor/nf4.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 typedef struct {
     const uint16_t *h;
@@ -44,9 +39,9 @@ static void run(const char *name, bench_fn fn, const bench_bufs *b, size_t n, do
     double best = 1e30;
     int reps = n < 100000 ? 2000 : 5;
     for (int t = 0; t < 3; t++) {
-        double t0 = now();
+        double t0 = bn_now();
         for (int r = 0; r < reps; r++) fn(b, n);
-        double dt = (now() - t0) / reps;
+        double dt = (bn_now() - t0) / reps;
         if (dt < best) best = dt;
     }
     printf("%-28s n=%-9zu %8.1f Melem/s %7.2f GB/s\n", name, n, (double)n / best * 1e-6,
@@ -70,12 +65,12 @@ int main(int argc, char **argv) {
     tn_nf4 qt;
     int64_t shape[1] = {(int64_t)n};
     nt_err err = {0};
-    double t0 = now();
+    double t0 = bn_now();
     if (tn_nf4_quantize(TN_F32, f, shape, 1, 64, true, &qt, &err)) {
         fprintf(stderr, "dtype_bench: %s\n", err.msg);
         return 1;
     }
-    double tq = now() - t0;
+    double tq = bn_now() - t0;
     printf("dispatch: %s\n", tn_convert_impl());
     printf("%-28s n=%-9zu %8.1f Melem/s (all threads)\n", "nf4 quantize f32 (dq)", n, (double)n / tq * 1e-6);
     bench_bufs b = {h, q, f, out, h_out, q_out, &qt};

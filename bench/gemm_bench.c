@@ -19,6 +19,7 @@
 #include "base/threads.h"
 #include "kernels/kernels.h"
 #include "tensor/nf4.h"
+#include "bench_clock.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -48,9 +49,7 @@ static bool g_cpu_clock;
 static int g_threads = 1;
 
 static double now(void) {
-    struct timespec ts;
-    clock_gettime(g_cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-    double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    double t = bn_clock(g_cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC);
     return g_cpu_clock ? t / g_threads : t;
 }
 

@@ -22,13 +22,8 @@
 #include "model/m4_lora.h"
 #include "model/m4_model.h"
 #include "train/lora_target.h"
+#include "bench_clock.h"
 
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -135,13 +130,13 @@ int main(int argc, char **argv) {
     double *dt = malloc(a.steps * sizeof(double)), *cpu = malloc(a.steps * sizeof(double));
     m4_loss loss = {0};
     for (int s = 0; s < a.warmup + a.steps; s++) {
-        double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = bn_now(), c0 = bn_clock(CLOCK_PROCESS_CPUTIME_ID);
         m4_model_zero_grads(m);
         if (m4_forward(m, &b, true, NULL, &loss, &err) || m4_backward(m, &err))
             return fprintf(stderr, "m4_step: %s\n", err.msg), 1;
         if (s >= a.warmup) {
-            dt[s - a.warmup] = now() - t0;
-            cpu[s - a.warmup] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            dt[s - a.warmup] = bn_now() - t0;
+            cpu[s - a.warmup] = bn_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         }
     }
     qsort(dt, a.steps, sizeof(double), cmp);

@@ -8,12 +8,7 @@
 #include "base/mem.h"
 #include "base/threads.h"
 #include "train/optim.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 16u << 20;
@@ -33,11 +28,11 @@ int main(int argc, char **argv) {
         if (tr_optim_new(&hp, &ps, 1, &o, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
         tr_optim_step(o, 1e-4); /* warm the pages */
         int steps = 10;
-        double t0 = now();
+        double t0 = bn_now();
         for (int s = 0; s < steps; s++) tr_optim_step(o, 1e-4);
-        double t1 = now();
+        double t1 = bn_now();
         for (int s = 0; s < steps; s++) tr_optim_clip_grad_norm(o, 1e9);
-        double t2 = now();
+        double t2 = bn_now();
         printf("%-15s step %7.2f ms (%6.0f Mparam/s)   clip %6.2f ms\n", tr_optim_kind_name(kinds[k]),
                1e3 * (t1 - t0) / steps, n * steps / (t1 - t0) / 1e6, 1e3 * (t2 - t1) / steps);
         tr_optim_free(o);

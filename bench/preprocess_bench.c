@@ -23,6 +23,7 @@
 #include "data/ds_prep.h"
 #include "data/ds_split.h"
 #include "tokenizer/tok.h"
+#include "bench_clock.h"
 
 static const char *const words[] = {
     "the", "model", "answer", "question", "data", "train", "loss", "token", "a", "of", "to",
@@ -39,12 +40,6 @@ static uint64_t rnd(uint64_t *s) {
     *s ^= *s << 25;
     *s ^= *s >> 27;
     return *s * 0x2545F4914F6CDD1DULL;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void put_text(nt_buf *b, uint64_t *s, unsigned nwords) {
@@ -161,24 +156,24 @@ static int fail(const nt_err *err) {
 static int later_stages(const ds_set *all, const cfg *c, const bench_opts *o, const uint8_t *key) {
     nt_err err = {0};
     ds_set tr = {0}, va = {0};
-    double t0 = now();
+    double t0 = bn_now();
     if (ds_split(all, &(ds_split_opts){0.01, true, o->seed}, &tr, &va, &err)) return fail(&err);
-    double t1 = now();
+    double t1 = bn_now();
     char *path = ds_cache_path(o->dir, key);
     if (ds_cache_write(path, key, &tr, &va, &err)) return fail(&err);
-    double t2 = now();
+    double t2 = bn_now();
     ds_cache cc;
     if (ds_cache_read(path, key, &cc, &err)) return fail(&err);
-    double t3 = now();
+    double t3 = bn_now();
     ds_pack_opts po = ds_pack_opts_from_cfg(c);
     ds_pack_plan p;
     if (ds_pack_plan_build(&cc.train, &po, &p, &err)) return fail(&err);
-    double t4 = now();
+    double t4 = bn_now();
     ds_pack_row r;
     ds_pack_row_alloc(&r, po.seq_len);
     uint64_t sum = 0;
     for (size_t b = 0; b < p.nbins; b++) sum += ds_pack_row_fill(&cc.train, &p, b, true, 11, &r);
-    double t5 = now();
+    double t5 = bn_now();
     double mb = (double)(tr.ntok + va.ntok) * 8 / 1e6;
     printf("split (val 1%%, shuffled)    %8.3f s  %zu train / %zu val\n", t1 - t0, tr.n, va.n);
     printf("cache write (atomic)        %8.3f s  %.1f MB of columns, %.0f MB/s\n", t2 - t1, mb, mb / (t2 - t1));
@@ -205,9 +200,9 @@ int main(int argc, char **argv) {
     if (nt_mkdirs(o.dir, &err)) return fail(&err);
     char *jsonl = nt_xasprintf("%s/chat.jsonl", o.dir);
     size_t nconv = 0;
-    double t0 = now();
+    double t0 = bn_now();
     if (generate(jsonl, o.mb << 20, o.seed, &nconv, &err)) return fail(&err);
-    printf("generate                    %8.3f s  %zu conversations, %zu MiB -> %s\n", now() - t0, nconv, o.mb, jsonl);
+    printf("generate                    %8.3f s  %zu conversations, %zu MiB -> %s\n", bn_now() - t0, nconv, o.mb, jsonl);
     cfg *c = make_cfg(&o, jsonl);
     if (!c) return 1;
     ds_set all = {0};
@@ -215,13 +210,13 @@ int main(int argc, char **argv) {
     tok_tokenizer *t = NULL;
     if (o.tokenizer) {
         if (tok_load(o.tokenizer, &t, &err)) return fail(&err);
-        double k0 = now();
+        double k0 = bn_now();
         if (ds_prepare_key(c, t, key, &err)) return fail(&err);
-        double k1 = now();
+        double k1 = bn_now();
         printf("cache key (hash all inputs) %8.3f s\n", k1 - k0);
         ds_stats st = {0};
         if (ds_prepare(c, t, threads, &all, &st, &err)) return fail(&err);
-        double k2 = now();
+        double k2 = bn_now();
         printf("pipeline (%2d threads)       %8.3f s  %.0f conversations/s, %.0f tokens/s "
                "(%llu rows, %llu kept, %llu tokens, %llu trained)\n", threads, k2 - k1,
                (double)st.rows / (k2 - k1), (double)st.tokens / (k2 - k1), (unsigned long long)st.rows,

@@ -23,12 +23,7 @@
 #include "model/m4_model.h"
 #include "train/lora_target.h"
 #include "train/step.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -113,16 +108,16 @@ int main(int argc, char **argv) {
     for (int r = -1; r < runs; r++) { /* r = -1: warm-up (first touch of the states) */
         fill(o, 7u + (uint32_t)r);
         if (bnb_search) setenv("NEWT_BNB_QUANT", "search", 1);
-        double t0 = now();
+        double t0 = bn_now();
         if (bnb_search) tr_step_finish(o, m, scale, max_norm, lr), m4_model_zero_grads(m);
         else old_step(o, m, scale, max_norm, lr);
-        double t1 = now();
+        double t1 = bn_now();
         unsetenv("NEWT_BNB_QUANT");
         fill(o, 7u + (uint32_t)r);
-        double t2 = now();
+        double t2 = bn_now();
         tr_step_finish(o, m, scale, max_norm, lr);
         m4_model_zero_grads(m);
-        double t3 = now();
+        double t3 = bn_now();
         if (r >= 0) t_old[r] = t1 - t0, t_new[r] = t3 - t2;
     }
     qsort(t_old, (size_t)runs, sizeof(double), cmp);

@@ -18,6 +18,7 @@
 #include "base/fileio.h"
 #include "formats/json.h"
 #include "template/tmpl.h"
+#include "bench_clock.h"
 
 static const char *CONV =
     "{\"messages\": ["
@@ -32,12 +33,6 @@ static const char *CONV =
     " \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Current weather\","
     " \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \"unit\": {\"type\": \"string\"}},"
     " \"required\": [\"city\"]}}}], \"reasoning_effort\": \"high\"}";
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int fail(const char *what, const nt_err *err) {
     fprintf(stderr, "template_bench: %s: %s\n", what, err->msg);
@@ -85,13 +80,13 @@ int main(int argc, char **argv) {
     if (tmpl_compile(text, n, tpath, &t, &err)) return fail(tpath, &err);
     tmpl_output out = {0};
     size_t bytes = 0;
-    double t0 = now_s();
+    double t0 = bn_now();
     for (int i = 0; i < iters; i++) {
         if (tmpl_render(t, ctx, NULL, &out, &err)) return fail("render", &err);
         bytes = out.len;
         tmpl_output_free(&out);
     }
-    double c_us = (now_s() - t0) / iters * 1e6;
+    double c_us = (bn_now() - t0) / iters * 1e6;
     if (argc > 3 && !strcmp(argv[3], "c")) {
         printf("newt: %.3f us/conversation\n", c_us);
         tmpl_free(t);
@@ -100,14 +95,14 @@ int main(int argc, char **argv) {
         free(text);
         return 0;
     }
-    t0 = now_s();
+    t0 = bn_now();
     for (int i = 0; i < iters; i++) { /* compile + render, for comparison with the oracle as run */
         tmpl *t2 = NULL;
         if (tmpl_compile(text, n, tpath, &t2, &err) || tmpl_render(t2, ctx, NULL, &out, &err)) return fail("render", &err);
         tmpl_output_free(&out);
         tmpl_free(t2);
     }
-    double c2_us = (now_s() - t0) / iters * 1e6;
+    double c2_us = (bn_now() - t0) / iters * 1e6;
     printf("template: %s (6 messages, %zu bytes rendered)\n", tpath, bytes);
     printf("newt:   %8.2f us/conversation (compiled once), %8.2f us with compile\n", c_us, c2_us);
     char cpath[] = "/tmp/newt-bench-XXXXXX";

@@ -22,6 +22,7 @@
 #include "formats/json.h"
 #include "tokenizer/tok.h"
 #include "../tests/unit/tok_corpus.h"
+#include "bench_clock.h"
 
 typedef struct {
     char **doc;
@@ -114,12 +115,6 @@ static void build_corpus(corpus *c, size_t mb) {
     nt_buf_free(&doc);
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 typedef struct {
     const tok_tokenizer *t;
     const corpus *c;
@@ -159,7 +154,7 @@ static double run_newt(const tok_tokenizer *t, const corpus *c, int nthreads, si
     atomic_size_t next = 0;
     worker w[8];
     pthread_t th[8];
-    double t0 = now();
+    double t0 = bn_now();
     for (int i = 0; i < nthreads; i++) {
         w[i] = (worker){t, c, &next, 0, 0};
         pthread_create(&th[i], NULL, work, &w[i]);
@@ -171,7 +166,7 @@ static double run_newt(const tok_tokenizer *t, const corpus *c, int nthreads, si
         *tokens += w[i].tokens;
         *cpu += w[i].cpu;
     }
-    return now() - t0;
+    return bn_now() - t0;
 }
 
 typedef struct { double best, worst, cpu; size_t tokens; } timing;
@@ -251,9 +246,9 @@ int main(int argc, char **argv) {
     if (!path) { fprintf(stderr, "--tokenizer PATH is required\n"); return 2; }
     nt_err err = {0};
     tok_tokenizer *t;
-    double t0 = now();
+    double t0 = bn_now();
     if (tok_load(path, &t, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    printf("newt loaded %s in %.3f s\n", tok_source(t), now() - t0);
+    printf("newt loaded %s in %.3f s\n", tok_source(t), bn_now() - t0);
     corpus c = {0};
     build_corpus(&c, mb);
     printf("corpus: %zu documents, %.1f MB\n", c.n, (double)c.bytes / 1048576.0);

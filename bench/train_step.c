@@ -39,6 +39,7 @@
 #include "model/m4_model.h"
 #include "train/lora_target.h"
 #include "train/step.h"
+#include "bench_clock.h"
 
 enum { MODE_FULL, MODE_LORA, MODE_QLORA };
 
@@ -137,12 +138,6 @@ static double fwd_flops_per_token(const m4_text_config *c, int64_t T) {
     return 2.0 * (macs + D * (double)c->vocab_size);
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int cmp(const void *x, const void *y) {
     double p = *(const double *)x, q = *(const double *)y;
     return (p > q) - (p < q);
@@ -177,14 +172,14 @@ static nt_status make_optim(m4_model *m, const args *a, tr_optim **o, tr_inbwd *
 static nt_status run_steps(m4_model *m, tr_optim *o, tr_inbwd *ib, const args *a, const m4_batch *b,
                            double *dt, m4_loss *loss, nt_err *err) {
     for (int s = 0; s < a->warmup + a->steps; s++) {
-        double t0 = now();
+        double t0 = bn_now();
         m4_model_zero_grads(m);
         if (m4_lora_attached(m)) m4_lora_set_step(m, s, 0);
         if (ib) tr_step_inbwd_arm(ib, 1e-4);
         if (m4_forward(m, b, true, NULL, loss, err) || m4_backward(m, err)) return err->code;
         if (ib) tr_step_inbwd_finish(ib);
         else tr_step_finish(o, m, loss->count ? 1.0 / (double)loss->count : 1.0, 0.0, 1e-4);
-        if (s >= a->warmup) dt[s - a->warmup] = now() - t0;
+        if (s >= a->warmup) dt[s - a->warmup] = bn_now() - t0;
     }
     qsort(dt, (size_t)a->steps, sizeof *dt, cmp);
     return NT_OK;

@@ -24,12 +24,7 @@
 
 #include "base/threads.h"
 #include "kernels/kernels.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench_clock.h"
 
 static double rss_mib(void) {
     long pages = 0, res = 0;
@@ -119,9 +114,9 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < T; i++) y[i] = (int32_t)(((uint64_t)i * 2654435761ULL + 12345) % (uint64_t)V);
     double base = rss_mib();
     float *dh = calloc((size_t)(T * D), sizeof *dh);
-    double t0 = now();
+    double t0 = bn_now();
     double loss = fused ? run_fused(h, w, y, dh, T, V, D, chunk) : run_materialized(h, w, y, dh, T, V, D);
-    double dt = now() - t0, norm = 0;
+    double dt = bn_now() - t0, norm = 0;
     for (int64_t i = 0; i < T * D; i++) norm += (double)dh[i] * dh[i];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
