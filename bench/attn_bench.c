@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 enum { H = 8, D = 64 };
 

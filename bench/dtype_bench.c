@@ -10,7 +10,7 @@
 #include "tensor/convert.h"
 #include "tensor/fp.h"
 #include "tensor/nf4.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 typedef struct {
     const uint16_t *h;

@@ -19,7 +19,7 @@
 #include "base/threads.h"
 #include "kernels/kernels.h"
 #include "tensor/nf4.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 void openblas_set_num_threads(int num_threads);
 

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "base/hash.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 256;

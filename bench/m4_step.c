@@ -22,7 +22,7 @@
 #include "model/m4_lora.h"
 #include "model/m4_model.h"
 #include "train/lora_target.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 
 static int cmp(const void *a, const void *b) {
@@ -85,17 +85,6 @@ static nt_status attach(m4_model *m, const m4_config *cfg, const args *a, nt_err
     return st;
 }
 
-/* Resident set now (after the steps, checkpoint unmapped), MiB; the peak also counts the
- * mmapped checkpoint pages touched while loading. */
-static double rss_now_mib(void) {
-    long pages = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-    fclose(f);
-    return (double)res * 4096 / 1048576.0;
-}
-
 static void print_report(const m4_model *m) {
     m4_param_report r;
     m4_model_report(m, &r);
@@ -147,7 +136,7 @@ int main(int argc, char **argv) {
     printf("newt mode=%s lora_r=%lld dropout=%g storage=%s ckpt=%d threads=%d T=%lld loss=%.4f step median=%.0f ms (min %.0f, max %.0f, n=%d) "
            "tokens/s=%.0f maxrss=%.0f MiB rss_end=%.0f MiB cpu/step=%.0f ms\n", a.mode, (long long)a.lora_r, a.lora_dropout, a.storage, a.ckpt, nt_threads_count(), (long long)a.T, loss.loss,
            dt[a.steps / 2] * 1e3, dt[0] * 1e3, dt[a.steps - 1] * 1e3, a.steps, a.T / dt[a.steps / 2], ru.ru_maxrss / 1024.0,
-           rss_now_mib(), cpu[a.steps / 2] * 1e3);
+           bn_rss_mib() /* after the steps, checkpoint unmapped */, cpu[a.steps / 2] * 1e3);
     free(cpu);
     free(dt); free(ids); free(labels);
     m4_model_free(m);

@@ -8,7 +8,7 @@
 #include "base/mem.h"
 #include "base/threads.h"
 #include "train/optim.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 16u << 20;

@@ -23,7 +23,7 @@
 #include "data/ds_prep.h"
 #include "data/ds_split.h"
 #include "tokenizer/tok.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 static const char *const words[] = {
     "the", "model", "answer", "question", "data", "train", "loss", "token", "a", "of", "to",

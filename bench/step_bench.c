@@ -23,7 +23,7 @@
 #include "model/m4_model.h"
 #include "train/lora_target.h"
 #include "train/step.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

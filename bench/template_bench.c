@@ -18,7 +18,7 @@
 #include "base/fileio.h"
 #include "formats/json.h"
 #include "template/tmpl.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 static const char *CONV =
     "{\"messages\": ["

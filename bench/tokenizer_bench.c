@@ -22,7 +22,7 @@
 #include "formats/json.h"
 #include "tokenizer/tok.h"
 #include "../tests/unit/tok_corpus.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 typedef struct {
     char **doc;

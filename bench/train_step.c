@@ -39,7 +39,7 @@
 #include "model/m4_model.h"
 #include "train/lora_target.h"
 #include "train/step.h"
-#include "bench_clock.h"
+#include "bench_util.h"
 
 enum { MODE_FULL, MODE_LORA, MODE_QLORA };
 

@@ -24,16 +24,7 @@
 
 #include "base/threads.h"
 #include "kernels/kernels.h"
-#include "bench_clock.h"
-
-static double rss_mib(void) {
-    long pages = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-    fclose(f);
-    return (double)res * 4096.0 / 1048576.0;
-}
+#include "bench_util.h"
 
 static float *xalloc(size_t n) {
     float *p = malloc(n * sizeof *p);
@@ -112,7 +103,7 @@ int main(int argc, char **argv) {
     int32_t *y = malloc((size_t)T * sizeof *y);
     fill(h, T * D, 1.7f, 1), fill(w, V * D, 1.7f / sqrtf((float)D), 2); /* ≈ unit variance, W/√D */
     for (int64_t i = 0; i < T; i++) y[i] = (int32_t)(((uint64_t)i * 2654435761ULL + 12345) % (uint64_t)V);
-    double base = rss_mib();
+    double base = bn_rss_mib();
     float *dh = calloc((size_t)(T * D), sizeof *dh);
     double t0 = bn_now();
     double loss = fused ? run_fused(h, w, y, dh, T, V, D, chunk) : run_materialized(h, w, y, dh, T, V, D);

@@ -117,6 +117,21 @@ static kn_xent_result xent_online_run(xent_online *o, const float *h, const floa
     return r;
 }
 
+/* row_xent over the m rows of logits l[m, V] in parallel: the loss summed and the trained rows
+ * counted into r. */
+static void rows_xent(float *l, const int32_t *target, int64_t m, int64_t V, float grad_scale,
+                      bool want_grad, kn_xent_result *r) {
+    double sum = 0;
+    int64_t cnt = 0;
+#pragma omp parallel for schedule(static) reduction(+ : sum, cnt) if (m * V > 65536)
+    for (int64_t i = 0; i < m; i++) {
+        sum += row_xent(l + i * V, V, target[i], grad_scale, want_grad);
+        cnt += target[i] >= 0;
+    }
+    r->loss_sum += sum;
+    r->count += cnt;
+}
+
 kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *target, int64_t n,
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk) {
@@ -130,15 +145,7 @@ kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *tar
         const float *hc = h + c0 * D;
         kn_linear_fwd(scratch, hc, w, m, V, D, false);
         if (logits_out) memcpy(logits_out + c0 * V, scratch, (size_t)(m * V) * sizeof(float));
-        double sum = 0;
-        int64_t cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : sum, cnt) if (m * V > 65536)
-        for (int64_t i = 0; i < m; i++) {
-            sum += row_xent(scratch + i * V, V, target[c0 + i], grad_scale, want_grad);
-            cnt += target[c0 + i] >= 0;
-        }
-        r.loss_sum += sum;
-        r.count += cnt;
+        rows_xent(scratch, target + c0, m, V, grad_scale, want_grad, &r);
         if (want_grad)
             kn_linear_bwd(dh ? dh + c0 * D : NULL, dw, scratch, hc, w, m, V, D);
     }
@@ -156,14 +163,7 @@ kn_xent_result kn_lmhead_xent_dw_blocks(const float *h, const float *w, const in
     if (n <= 0) return r;
     float *dl = scratch, *blk = scratch + n * V;
     kn_linear_fwd(dl, h, w, n, V, D, false);
-    double sum = 0;
-    int64_t cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : sum, cnt) if (n * V > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        sum += row_xent(dl + i * V, V, target[i], grad_scale, true);
-        cnt += target[i] >= 0;
-    }
-    r.loss_sum = sum, r.count = cnt;
+    rows_xent(dl, target, n, V, grad_scale, true, &r);
     kn_linear_bwd(dh, NULL, dl, h, w, n, V, D);
     for (int64_t v0 = 0; v0 < V; v0 += vb) {
         int64_t nb = V - v0 < vb ? V - v0 : vb;

@@ -92,6 +92,7 @@ nt_status m4_sink_layout(m4_model *m, nt_err *err);
 kn_xent_result m4_sink_head(m4_model *m, const int32_t *tg, int64_t count, float scale);
 nt_status m4_sink_backward(m4_model *m, float *dx, float *dh, nt_err *err);
 void m4_sink_free(m4_model *m);
+int64_t m4_sink_largest_group(const m4_model *m); /* floats; after m4_sink_layout */
 /* Backward of decoder layer l (m4_forward.c): dx holds d loss / d (its output) on entry and
  * d loss / d (its input) on return; dh is scratch. */
 nt_status m4_layer_bwd(m4_model *m, int64_t l, float *dx, float *dh, nt_err *err);

@@ -78,6 +78,12 @@ nt_status m4_sink_layout(m4_model *m, nt_err *err) {
     return NT_OK;
 }
 
+int64_t m4_sink_largest_group(const m4_model *m) {
+    int64_t big = 0;
+    for (int64_t g = 0; g < m->cfg.num_layers + G_EXTRA; g++) big = m->grp_floats[g] > big ? m->grp_floats[g] : big;
+    return big;
+}
+
 void m4_sink_free(m4_model *m) {
     free(m->grp);
     free(m->grp_floats);

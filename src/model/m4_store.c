@@ -160,9 +160,6 @@ void m4_model_report(const m4_model *m, m4_param_report *r) {
         if (m->trainable[i]) r->trainable += m->info[i].numel;
     }
     r->grad_bytes = (size_t)r->trainable * sizeof(float);
-    if (m->sink.grad && m->grp_floats) { /* one group at a time (m4_sink.c) */
-        int64_t big = 0;
-        for (int64_t g = 0; g < m->cfg.num_layers + 3; g++) big = m->grp_floats[g] > big ? m->grp_floats[g] : big;
-        r->grad_bytes = (size_t)big * sizeof(float);
-    }
+    if (m->sink.grad && m->grp_floats) /* one group at a time (m4_sink.c) */
+        r->grad_bytes = (size_t)m4_sink_largest_group(m) * sizeof(float);
 }
