@@ -60,7 +60,7 @@ static float *pack_area(const kn_attn_shape *s, float *slice) {
 /* Whether the products read caller-packed Kᵀ/Vᵀ: only on the own AVX-512 SGEMM (the
  * OpenBLAS path keeps plain calls). Decided once per call, outside the parallel region. */
 static bool use_packed(const kn_attn_shape *s) {
-    return s->dqk > 0 && s->dv > 0 && strcmp(kn_sgemm_impl(), "avx512") == 0;
+    return s->dqk > 0 && s->dv > 0 && kn_sgemm_own();
 }
 
 typedef struct {

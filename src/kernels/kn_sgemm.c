@@ -61,6 +61,8 @@ static int impl(void) {
 
 const char *kn_sgemm_impl(void) { return impl() ? "avx512" : "blas"; }
 
+bool kn_sgemm_own(void) { return impl() == 1; }
+
 /* C = beta·C for the degenerate K == 0 / alpha == 0 cases. */
 static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta) {
     for (int64_t i = 0; i < M; i++)
@@ -166,19 +168,25 @@ size_t kn_bpack_floats(int64_t K, int64_t N) {
     return (size_t)(K * ((N + KN_NR - 1) / KN_NR * KN_NR));
 }
 
-kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N, float *dst) {
+kn_bpack kn_bpack_fill_part(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N,
+                            float *dst, int part, int parts) {
     kn_bpack bp = {.p = dst, .K = K, .N = N, .np = (N + KN_NR - 1) / KN_NR};
     k_blocks(K, &bp.nkb, &bp.kc_max);
     kn_wsrc w = {.kind = KN_W_F32, .f32 = B, .ld = ldb};
     float *tmp = tb == KN_N ? NULL : nt_tls_scratch(SLOT_T, (size_t)(16 * bp.kc_max) * sizeof(float));
+    int64_t p0 = bp.np * part / parts, p1 = bp.np * (part + 1) / parts;
     for (int64_t kb = 0; kb < bp.nkb; kb++) {
         int64_t k0 = kb * bp.kc_max, kc = K - k0 < bp.kc_max ? K - k0 : bp.kc_max;
-        for (int64_t p = 0; p < bp.np; p++) {
+        for (int64_t p = p0; p < p1; p++) {
             int64_t nr = N - p * KN_NR < KN_NR ? N - p * KN_NR : KN_NR;
             kn_pack_b_panel(&w, tb, k0, kc, p * KN_NR, nr, dst + k0 * bp.np * KN_NR + p * KN_NR * kc, tmp);
         }
     }
     return bp;
+}
+
+kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N, float *dst) {
+    return kn_bpack_fill_part(tb, B, ldb, K, N, dst, 0, 1);
 }
 
 /* run_block's loop nest without the B packing (the column blocking by NC only orders the

@@ -17,6 +17,10 @@
 #define KN_MR 12 /* rows of a micro-tile: 12 × 2 accumulators + 2 B vectors + 1 broadcast */
 #define KN_NR 32 /* columns: two 16-float zmm vectors */
 
+/* Thread scratch slots (base/scratch.h): 0-2 the SGEMM's packing buffers, 3 the frozen
+ * head's logits tile (kn_xent.c), which calls the SGEMM while it holds it. */
+#define KN_SLOT_XENT 3
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define KN_HAVE_X86 1
 #define KN_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
@@ -37,6 +41,10 @@ typedef struct {
     float alpha, beta;
     bool beta0;
 } kn_cupd;
+
+/* True when kn_sgemm runs the own kernel now (not OpenBLAS): the caller-packed B
+ * (kn_bpack) and kn_sgemm_narrow are its only. */
+bool kn_sgemm_own(void);
 
 /* True when the CPU runs the AVX-512 kernels (F, VL, BW, DQ and the OS saves zmm state). */
 bool kn_sgemm_cpu_ok(void);
@@ -66,6 +74,11 @@ typedef struct {
 size_t kn_bpack_floats(int64_t K, int64_t N);
 /* Packs op(B) (B f32, row stride ldb) into dst (64-byte aligned, kn_bpack_floats). K > 0. */
 kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N, float *dst);
+/* kn_bpack_fill's share `part` of `parts` (a contiguous run of micro-panels): threads that
+ * call it with parts = their count and part = their number fill dst together (the returned
+ * layout is the same for every part). */
+kn_bpack kn_bpack_fill_part(kn_trans tb, const float *B, int64_t ldb, int64_t K, int64_t N,
+                            float *dst, int part, int parts);
 /* C[M, nc] = alpha·op(A)[M, K]·op(B)[:, n0:n0+nc] + beta·C on the calling thread alone, from
  * the packed panels; n0 a multiple of KN_NR, n0 + nc ≤ N. */
 void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,

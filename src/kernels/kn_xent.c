@@ -3,9 +3,11 @@
  * through the head (dh) and into its weight (dw) by two more GEMMs. Peak memory is
  * chunk × V floats, never n × V. A frozen head takes the vocabulary-block path below. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "base/scratch.h"
+#include "kernels/kn_sgemm_internal.h"
 
 /* One row: returns the loss −log softmax(l)[y]; turns l into grad_scale·(softmax − onehot)
  * when want_grad. Ignored rows (y < 0) get a zero gradient row. One float exp per logit (kept
@@ -32,62 +34,124 @@ static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool wa
 
 /* ---- frozen head: vocabulary blocks with an online softmax ----
  * With no weight gradient and no logits wanted, the head is walked a block of vocabulary rows
- * at a time for all the rows of h at once, so each block of W is read (and packed by the
- * GEMM) once per call instead of once per token chunk: re-reading the whole W for every
- * chunk is what made the token-chunked path slower than materializing the logits at
- * V = 131072. Per row i the pass keeps the running max m_i, the running sum s_i of
- * exp(l − m_i) (double) and acc_i = Σ_v exp(l_v − m_i)·W_v; when a block raises the max, s_i
- * and acc_i are rescaled by exp(m_old − m_new) (the online softmax of flash attention, with
- * W in the role of V). At the end lse_i = m_i + log s_i, loss_i = lse_i − l_i[y_i] and
- * dh_i += grad_scale·(acc_i / s_i − W[y_i]). Two GEMMs per block, as the chunked path has
- * per chunk; the results differ from it only by rounding. */
+ * at a time for all the rows of h, so each block of W is read (and packed) once per call
+ * instead of once per token chunk: re-reading the whole W for every chunk is what made the
+ * token-chunked path slower than materializing the logits at V = 131072. Per row i the pass
+ * keeps the running max m_i, the running sum s_i of exp(l − m_i) (double) and
+ * acc_i = Σ_v exp(l_v − m_i)·W_v; when a block raises the max, s_i and acc_i are rescaled by
+ * exp(m_old − m_new) (the online softmax of flash attention, with W in the role of V). At the
+ * end lse_i = m_i + log s_i, loss_i = lse_i − l_i[y_i] and
+ * dh_i += grad_scale·(acc_i / s_i − W[y_i]). The results differ from the chunked path only by
+ * rounding.
+ *
+ * Inside a block the threads split the rows and walk their share XENT_RB rows at a time: the
+ * tile's logits (XENT_RB × vb floats, thread scratch), their softmax update and their product
+ * into acc run back to back while the tile is in L2. The block of W is packed once for all
+ * threads (on the own SGEMM; each packs a share of both layouts). Before, each block's logits
+ * for all rows (n × vb) were one GEMM and acc another: at n = 4096 the logits block and acc
+ * (24 + 8 MiB) went through memory between the three passes, and each thread packed the whole
+ * block for itself. vb depends on the scratch only, never on the thread count, so results stay
+ * the same bits for any number of threads. */
+/* Vocabulary rows per block and rows per tile. Measured (the frozen head of the benchmark model,
+ * V 32768, D 512, 2 threads, forward + dh, µs per token at n = 512 / 4096): the former
+ * all-rows blocks 167 / 172; vb × rb = 1024 × 128 190 / 164, 2048 × 64 176 / 166,
+ * 2048 × 96 163 / 152, 2048 × 128 165 / 157, 2048 × 192 171 / 161, 3072 × 128 185 / 166,
+ * 8192 × 128 198 / 172. rb = 96 is 8 micro-tiles of 12 rows; the tile (768 KiB) stays in L2. */
+#define XENT_VB 2048
+#define XENT_RB 96
+
 typedef struct {
-    float *acc, *m;  /* [rows, D], [rows] */
-    double *s;       /* [rows] */
-    float *ly;       /* target logit per row */
-    float *lg;       /* [rows, vb] logits block */
+    float *acc, *m;       /* [rows, D], [rows] */
+    double *s;            /* [rows] */
+    float *ly;            /* target logit per row */
+    float *pk_t, *pk_n;   /* the block of W packed as the logits' B (Wᵀ) and acc's (W), or NULL */
     int64_t rows, vb;
 } xent_online;
 
 /* Carves the buffers out of scratch (floats); false when the scratch cannot hold a useful
  * vocabulary block (then the chunked path runs). */
-static bool online_plan(xent_online *o, float *scratch, int64_t floats, int64_t n, int64_t D) {
-    int64_t fixed = n * D + 5 * n + 1; /* acc, m, s (2 floats each), ly, alignment pad */
-    if (floats - fixed < n * 256) return false;
+static bool online_plan(xent_online *o, float *scratch, int64_t floats, int64_t n, int64_t D,
+                        bool packed) {
+    int64_t fixed = n * D + 5 * n + 1 + 2 * 16; /* acc, m, s, ly; double and 64-byte padding */
+    int64_t per_v = packed ? D + (D + 31) / 32 * 32 : 0; /* both packed layouts, per W row */
+    if (floats - fixed < 32 * per_v) return false;
     o->rows = n;
+    o->vb = per_v ? (floats - fixed) / per_v : XENT_VB;
+    o->vb = o->vb < XENT_VB ? o->vb / 32 * 32 : XENT_VB;
     o->acc = scratch;
     o->m = o->acc + n * D;
     int64_t off = n * D + n; /* s: doubles, so at an even float offset (scratch is aligned) */
     o->s = (double *)(void *)(scratch + off + (off & 1));
     o->ly = (float *)(void *)(o->s + n);
-    o->lg = o->ly + n;
-    o->vb = (floats - (o->lg - scratch)) / n;
-    o->vb -= o->vb % 64;
-    return o->vb >= 256;
+    o->pk_t = o->pk_n = NULL;
+    if (packed) {
+        o->pk_t = (float *)(((uintptr_t)(o->ly + n) + 63) & ~(uintptr_t)63);
+        o->pk_n = (float *)(((uintptr_t)(o->pk_t + kn_bpack_floats(D, o->vb)) + 63) & ~(uintptr_t)63);
+    }
+    return true;
 }
 
-/* One vocabulary block [v0, v0 + nb): logits, max/sum update, exp in place, acc rescale. */
-static void online_block(xent_online *o, const int32_t *target, int64_t v0, int64_t nb, int64_t D,
-                         bool grad) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < o->rows; i++) {
-        float *l = o->lg + i * nb;
-        int32_t y = target[i];
-        if (y < 0) { /* ignored row: contributes nothing (zeros keep acc finite) */
-            if (grad) memset(l, 0, (size_t)nb * sizeof(float));
-            continue;
+/* Row i's logits l of block [v0, v0 + nb): max/sum update, exp in place, acc rescale. */
+static void online_row(const xent_online *o, int32_t y, int64_t i, float *l, int64_t v0,
+                       int64_t nb, int64_t D, bool grad) {
+    if (y < 0) { /* ignored row: contributes nothing (zeros keep acc finite) */
+        if (grad) memset(l, 0, (size_t)nb * sizeof(float));
+        return;
+    }
+    if (y >= v0 && y < v0 + nb) o->ly[i] = l[y - v0];
+    float mb = kn_max(l, nb), mo = o->m[i], mn = mb > mo ? mb : mo;
+    kn_exp_shift(l, nb, mn);
+    double add = kn_sum_f64(l, nb);
+    if (mn != mo) { /* the first block (mo = −inf) scales zeros */
+        float f = expf(mo - mn);
+        o->s[i] *= (double)f;
+        for (int64_t k = 0; grad && k < D; k++) o->acc[i * D + k] *= f;
+    }
+    o->s[i] += add;
+    o->m[i] = mn;
+}
+
+typedef struct {
+    const float *h, *w;
+    const int32_t *target;
+    int64_t D, v0, nb;
+    const kn_bpack *bt, *bn; /* packed W block, or NULL: plain kn_sgemm on W */
+} xent_block;
+
+/* Rows [i0, i0 + rows) of one block: logits into the tile l, the online update, acc += l·W. */
+static void online_tile(const xent_online *o, const xent_block *k, int64_t i0, int64_t rows,
+                        float *l, bool grad) {
+    int64_t D = k->D, nb = k->nb;
+    if (k->bt) kn_sgemm_bpacked(KN_N, rows, 0, nb, 1.0f, k->h + i0 * D, D, k->bt, 0.0f, l, nb);
+    else kn_sgemm(KN_N, KN_T, rows, nb, D, 1.0f, k->h + i0 * D, D, k->w + k->v0 * D, D, 0.0f, l, nb);
+    for (int64_t i = 0; i < rows; i++) online_row(o, k->target[i0 + i], i0 + i, l + i * nb, k->v0, nb, D, grad);
+    if (!grad) return;
+    if (k->bn) kn_sgemm_bpacked(KN_N, rows, 0, D, 1.0f, l, nb, k->bn, 1.0f, o->acc + i0 * D, D);
+    else kn_sgemm(KN_N, KN_N, rows, D, nb, 1.0f, l, nb, k->w + k->v0 * D, D, 1.0f, o->acc + i0 * D, D);
+}
+
+/* Thread t of nt: its share of the rows through every vocabulary block; the shares of the
+ * packing first, a barrier, the tiles, a barrier (the next block overwrites the packing). */
+static void online_share(const xent_online *o, const float *h, const float *w,
+                         const int32_t *target, int64_t D, int64_t V, bool grad, int t, int nt) {
+    int64_t r0 = o->rows * t / nt, r1 = o->rows * (t + 1) / nt;
+    float *l = nt_tls_scratch(KN_SLOT_XENT, (size_t)(XENT_RB * o->vb) * sizeof(float));
+    for (int64_t v0 = 0; v0 < V; v0 += o->vb) {
+        xent_block k = {.h = h, .w = w, .target = target, .D = D, .v0 = v0,
+                        .nb = V - v0 < o->vb ? V - v0 : o->vb};
+        kn_bpack bt, bn;
+        if (o->pk_t) {
+            bt = kn_bpack_fill_part(KN_T, w + v0 * D, D, D, k.nb, o->pk_t, t, nt);
+            k.bt = &bt;
+            if (grad) {
+                bn = kn_bpack_fill_part(KN_N, w + v0 * D, D, k.nb, D, o->pk_n, t, nt);
+                k.bn = &bn;
+            }
         }
-        if (y >= v0 && y < v0 + nb) o->ly[i] = l[y - v0];
-        float mb = kn_max(l, nb), mo = o->m[i], mn = mb > mo ? mb : mo;
-        kn_exp_shift(l, nb, mn);
-        double add = kn_sum_f64(l, nb);
-        if (mn != mo) { /* the first block (mo = −inf) scales zeros */
-            float f = expf(mo - mn);
-            o->s[i] *= (double)f;
-            for (int64_t k = 0; grad && k < D; k++) o->acc[i * D + k] *= f;
-        }
-        o->s[i] += add;
-        o->m[i] = mn;
+#pragma omp barrier
+        for (int64_t i0 = r0; i0 < r1; i0 += XENT_RB)
+            online_tile(o, &k, i0, r1 - i0 < XENT_RB ? r1 - i0 : XENT_RB, l, grad);
+#pragma omp barrier
     }
 }
 
@@ -97,12 +161,9 @@ static kn_xent_result xent_online_run(xent_online *o, const float *h, const floa
     int64_t n = o->rows;
     for (int64_t i = 0; i < n; i++) o->m[i] = -INFINITY, o->s[i] = 0, o->ly[i] = 0;
     if (dh) memset(o->acc, 0, (size_t)(n * D) * sizeof(float));
-    for (int64_t v0 = 0; v0 < V; v0 += o->vb) {
-        int64_t nb = V - v0 < o->vb ? V - v0 : o->vb;
-        kn_sgemm(KN_N, KN_T, n, nb, D, 1.0f, h, D, w + v0 * D, D, 0.0f, o->lg, nb);
-        online_block(o, target, v0, nb, D, dh != NULL);
-        if (dh) kn_sgemm(KN_N, KN_N, n, D, nb, 1.0f, o->lg, nb, w + v0 * D, D, 1.0f, o->acc, D);
-    }
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+    online_share(o, h, w, target, D, V, dh != NULL, omp_get_thread_num(), omp_get_num_threads());
     kn_xent_result r = {0, 0};
     for (int64_t i = 0; i < n; i++) {
         int32_t y = target[i];
@@ -136,7 +197,7 @@ kn_xent_result kn_lmhead_xent(const float *h, const float *w, const int32_t *tar
                               int64_t D, int64_t V, float grad_scale, float *dh, float *dw,
                               float *logits_out, float *scratch, int64_t chunk) {
     xent_online o;
-    if (!dw && !logits_out && n > 0 && online_plan(&o, scratch, chunk * V, n, D))
+    if (!dw && !logits_out && n > 0 && online_plan(&o, scratch, chunk * V, n, D, kn_sgemm_own()))
         return xent_online_run(&o, h, w, target, D, V, grad_scale, dh);
     kn_xent_result r = {0, 0};
     bool want_grad = dh || dw;

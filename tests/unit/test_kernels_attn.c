@@ -280,10 +280,42 @@ TEST(lmhead_xent_fused) {
     free(h); free(w); free(dh); free(dw); free(logits); free(scr); free(x); free(fd);
 }
 
+/* The double reference of the frozen head: the summed loss, and when g is given the largest
+ * |dh − reference| into *err and the largest |reference| into *mag (rows with a target < 0
+ * must be zero). */
+static double xent_ref(const float *h, const float *w, const int32_t *tg, int n, int D, int V,
+                       double scale, const float *dh, double *err, double *mag) {
+    double L = 0, *l = malloc((size_t)V * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        if (tg[i] < 0) {
+            for (int d = 0; dh && d < D; d++) CHECK(dh[i * D + d] == 0);
+            continue;
+        }
+        double m = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) {
+            l[v] = 0;
+            for (int d = 0; d < D; d++) l[v] += (double)h[i * D + d] * w[v * D + d];
+            m = fmax(m, l[v]);
+        }
+        for (int v = 0; v < V; v++) s += exp(l[v] - m);
+        L += log(s) + m - l[tg[i]];
+        for (int d = 0; dh && d < D; d++) {
+            double g = 0;
+            for (int v = 0; v < V; v++) g += (exp(l[v] - m) / s - (v == tg[i])) * w[v * D + d];
+            g *= scale;
+            *err = fmax(*err, fabs(dh[i * D + d] - g));
+            *mag = fmax(*mag, fabs(g));
+        }
+    }
+    free(l);
+    return L;
+}
+
 /* Frozen head (no dw, no logits): the online vocabulary-block path. V = 1000 with a scratch of
- * 3 rows × V gives four blocks of 256 columns; the later blocks hold larger weights so the
- * running max rises block after block and the rescaling is exercised. Checked against the
- * double softmax gradient and against the token-chunked path (taken when dw is given). */
+ * 3 rows × V leaves room for vocabulary blocks of 32 rows (31 full ones and a partial one);
+ * the later vocabulary rows are larger so the running max rises block after block and the
+ * rescaling is exercised. Checked against the double softmax gradient and against the
+ * token-chunked path (taken when dw is given). */
 TEST(lmhead_xent_frozen_online_blocks) {
     enum { N = 9, D = 16, V = 1000 };
     kt_seed(21);
@@ -296,28 +328,7 @@ TEST(lmhead_xent_frozen_online_blocks) {
     kn_xent_result r2 = kn_lmhead_xent(h, w, tg, N, D, V, 0.25f, dh2, dw, NULL, scr, 3);
     CHECK_EQ_INT(r.count, 7);
     CHECK_EQ_INT(r2.count, 7);
-    double L = 0, err = 0, mag = 0;
-    for (int i = 0; i < N; i++) {
-        if (tg[i] < 0) {
-            for (int d = 0; d < D; d++) CHECK(dh[i * D + d] == 0);
-            continue;
-        }
-        double l[V], m = -INFINITY, s = 0;
-        for (int v = 0; v < V; v++) {
-            l[v] = 0;
-            for (int d = 0; d < D; d++) l[v] += (double)h[i * D + d] * w[v * D + d];
-            m = fmax(m, l[v]);
-        }
-        for (int v = 0; v < V; v++) s += exp(l[v] - m);
-        L += log(s) + m - l[tg[i]];
-        for (int d = 0; d < D; d++) {
-            double g = 0;
-            for (int v = 0; v < V; v++) g += (exp(l[v] - m) / s - (v == tg[i])) * w[v * D + d];
-            g *= 0.25;
-            err = fmax(err, fabs(dh[i * D + d] - g));
-            mag = fmax(mag, fabs(g));
-        }
-    }
+    double err = 0, mag = 0, L = xent_ref(h, w, tg, N, D, V, 0.25, dh, &err, &mag);
     CHECK(fabs(r.loss_sum - L) < 1e-5 * fabs(L));
     CHECK(fabs(r2.loss_sum - L) < 1e-5 * fabs(L));
     CHECK(err < 1e-5 * mag);
@@ -329,6 +340,39 @@ TEST(lmhead_xent_frozen_online_blocks) {
     kn_xent_result r3 = kn_lmhead_xent(h, w, tg, N, D, V, 1, NULL, NULL, NULL, scr, 3);
     CHECK_NEAR(r3.loss_sum, r.loss_sum, 1e-9 * fabs(L));
     free(h); free(w); free(dh); free(dh2); free(dw); free(scr);
+}
+
+/* The online path at sizes where each thread walks several row tiles and the vocabulary
+ * takes a full block and a partial one (300 rows, V 2500, a 64-row chunk of scratch): the
+ * double reference, and the same bits with 1, 2 and 3 threads (the split of the rows into
+ * shares and tiles never changes a row's sums) on the own SGEMM, which promises them
+ * (OpenBLAS may round edge tiles differently). */
+TEST(lmhead_xent_frozen_tiles_any_thread_count) {
+    enum { N = 300, D = 24, V = 2500, CH = 64 };
+    kt_seed(5);
+    float *h = kt_randf(N * D, 1), *w = kt_randf(V * D, 0.7f), *scr = kt_zerof(CH * V);
+    int32_t *tg = malloc(N * sizeof(int32_t));
+    for (int i = 0; i < N; i++) tg[i] = i % 37 == 5 ? -1 : (int32_t)((i * 7919) % V);
+    int saved = omp_get_max_threads();
+    float *dh[3];
+    kn_xent_result r[3];
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(t + 1);
+        dh[t] = kt_zerof(N * D);
+        r[t] = kn_lmhead_xent(h, w, tg, N, D, V, 0.5f, dh[t], NULL, NULL, scr, CH);
+    }
+    omp_set_num_threads(saved);
+    double err = 0, mag = 0, L = xent_ref(h, w, tg, N, D, V, 0.5, dh[0], &err, &mag);
+    CHECK_EQ_INT(r[0].count, N - 8);
+    CHECK(fabs(r[0].loss_sum - L) < 1e-5 * fabs(L));
+    CHECK(err < 1e-5 * mag);
+    bool own = strcmp(kn_sgemm_impl(), "avx512") == 0;
+    for (int t = 1; t < 3 && own; t++) {
+        CHECK(r[t].loss_sum == r[0].loss_sum);
+        CHECK(memcmp(dh[t], dh[0], N * D * sizeof(float)) == 0);
+    }
+    for (int t = 0; t < 3; t++) free(dh[t]);
+    free(h); free(w); free(scr); free(tg);
 }
 
 TEST_MAIN()
