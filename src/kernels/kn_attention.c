@@ -79,7 +79,11 @@ typedef struct {
  * kn_sgemm), else plain kn_sgemm. */
 static void gemm_b(const tile *c, kn_trans ta, int64_t M, int64_t N, int64_t K, const float *A,
                    int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (c->kp) kn_sgemm_narrow(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    /* P and dS are zero past the causal diagonal (key ks + j > query t0 + i, j > i + diag):
+     * op(A) = P, dS is lower (k ≤ i + diag), op(A) = Pᵀ, dSᵀ upper (k ≥ i − diag) */
+    int64_t diag = c->t0 - c->ks;
+    kn_band band = ta == KN_N ? (kn_band){KN_BAND_ALL.lo, diag} : (kn_band){diag, KN_BAND_ALL.hi};
+    if (c->kp) kn_sgemm_narrow_band(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, band);
     else kn_sgemm(ta, KN_N, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -110,12 +114,13 @@ static bool row_range(const tile *c, int64_t i, int64_t *start, int64_t *lo, int
 
 /* S = Q·Kᵀ of the tile. The rows stay raw dot products: the row kernels scale them and treat
  * the keys outside row_range as masked. Rows with padding inside their range are scaled and
- * masked (−inf) here. */
+ * masked (−inf) here. On the packed path the micro-tiles wholly past the causal diagonal are
+ * not computed: those scores are never read (the row kernels stop at the row's own key). */
 static void scores(float *S, const tile *c) {
     const kn_attn_shape *s = c->s;
     if (c->kp)
-        kn_sgemm_bpacked(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok, c->kp,
-                         0.0f, S, c->ld);
+        kn_sgemm_bpacked_lower(KN_N, c->nq, c->ks, c->nk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
+                               c->kp, 0.0f, S, c->ld, c->t0 - c->ks);
     else
         kn_sgemm(KN_N, KN_T, c->nq, c->nk, s->dqk, 1.0f, c->qb + c->t0 * s->q_tok, s->q_tok,
                  c->kb + c->ks * s->k_tok, s->k_tok, 0.0f, S, c->ld);
@@ -129,8 +134,8 @@ static void scores(float *S, const tile *c) {
     }
 }
 
-/* The row kernels' view of row i: its visible keys and scale; the whole row, already scaled,
- * when scores() masked it key by key. */
+/* The row kernels' view of row i: its visible keys and scale; when scores() masked it key by
+ * key, the row up to its own key (no later one is computed), already scaled. */
 typedef struct {
     int64_t lo, hi;
     float scale;
@@ -139,7 +144,7 @@ typedef struct {
 static row_view view_of(const tile *c, int64_t i, int64_t *start) {
     int64_t lo, hi;
     if (row_range(c, i, start, &lo, &hi)) return (row_view){lo, hi, c->qscale[c->t0 + i]};
-    return (row_view){0, c->nk, 1.0f};
+    return (row_view){0, hi, 1.0f};
 }
 
 static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
@@ -210,7 +215,8 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
     scores(P, c);
     const float *dot = g->dob + c->t0 * s->o_tok;
     if (c->vp)
-        kn_sgemm_bpacked(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, ld);
+        kn_sgemm_bpacked_lower(KN_N, nq, c->ks, nk, 1.0f, dot, s->o_tok, c->vp, 0.0f, dS, ld,
+                               c->t0 - c->ks);
     else
         kn_sgemm(KN_N, KN_T, nq, nk, s->dv, 1.0f, dot, s->o_tok, c->vb + c->ks * s->v_tok, s->v_tok,
                  0.0f, dS, ld);

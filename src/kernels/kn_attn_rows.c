@@ -24,12 +24,14 @@ static float softmax_row_plain(float *r, int64_t n, int64_t lo, int64_t hi, floa
     return m + (float)log(sum);
 }
 
+/* Outside [lo, hi) neither r nor ds is read (the packed path leaves them uncomputed): there
+ * P = 0 and dS = 0·(0 − D)·qs. */
 static void grad_row_plain(float *r, float *ds, int64_t n, int64_t lo, int64_t hi, float scale,
                            float lse, float D, float qs) {
-    for (int64_t j = 0; j < n; j++) r[j] = j >= lo && j < hi && lse != -INFINITY ? r[j] * scale : -INFINITY;
-    if (lse != -INFINITY) kn_exp_shift(r, n, lse);
-    else memset(r, 0, (size_t)n * sizeof(float));
-    for (int64_t j = 0; j < n; j++) ds[j] = r[j] * (ds[j] - D) * qs;
+    if (lse == -INFINITY) hi = lo; /* nothing visible: P = 0 */
+    for (int64_t j = 0; j < n; j++) r[j] = j >= lo && j < hi ? r[j] * scale : -INFINITY;
+    kn_exp_shift(r, n, lse == -INFINITY ? 0.0f : lse); /* −inf lanes give 0 */
+    for (int64_t j = 0; j < n; j++) ds[j] = r[j] * ((j >= lo && j < hi ? ds[j] : 0.0f) - D) * qs;
 }
 
 #if KN_HAVE_X86
@@ -105,7 +107,7 @@ KN_AVX512 static void grad_row_avx512(float *r, float *ds, int64_t n, int64_t lo
         _mm_prefetch((const char *)(ds + j + PF_AHEAD), _MM_HINT_T0);
         __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(kv, r + j), vs);
         __m512 p = kn_exp16(_mm512_sub_ps(x, vl), kv, &e);
-        __m512 g = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, ds + j), vd);
+        __m512 g = _mm512_sub_ps(_mm512_maskz_loadu_ps(kv, ds + j), vd);
         _mm512_mask_storeu_ps(r + j, k, p);
         _mm512_mask_storeu_ps(ds + j, k, _mm512_mul_ps(_mm512_mul_ps(p, g), vq));
     }

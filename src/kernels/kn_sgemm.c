@@ -191,8 +191,9 @@ kn_bpack kn_bpack_fill(kn_trans tb, const float *B, int64_t ldb, int64_t K, int6
 
 /* run_block's loop nest without the B packing (the column blocking by NC only orders the
  * work; each C element is the same sum either way). */
-void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
-                      int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc) {
+void kn_sgemm_bpacked_lower(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha,
+                            const float *A, int64_t lda, const kn_bpack *bp, float beta, float *C,
+                            int64_t ldc, int64_t diag) {
     if (M <= 0 || nc <= 0) return;
     float *pa = ta == KN_N ? NULL : nt_tls_scratch(SLOT_A, (size_t)(MC * bp->kc_max) * sizeof(float));
     int64_t np = (nc + KN_NR - 1) / KN_NR;
@@ -203,7 +204,8 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
         for (int64_t i0 = 0; i0 < M; i0 += MC) {
             int64_t mc = M - i0 < MC ? M - i0 : MC;
             if (ta == KN_N) {
-                kn_macro_direct(A + i0 * lda + k0, lda, pb, mc, 0, np, nc, kc, C + i0 * ldc, ldc, u);
+                kn_macro_direct_lower(A + i0 * lda + k0, lda, pb, mc, 0, np, nc, kc, C + i0 * ldc,
+                                      ldc, u, diag + i0);
                 continue;
             }
             kn_pack_a(A, lda, ta, i0, mc, k0, kc, pa);
@@ -212,14 +214,20 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
     }
 }
 
+void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
+                      int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc) {
+    kn_sgemm_bpacked_lower(ta, M, n0, nc, alpha, A, lda, bp, beta, C, ldc, KN_BAND_ALL.hi);
+}
+
 /* Column strips of 64, then K blocks (kn_sgemm's cut), then slices of them small enough that
  * B's slice (copied together: rows of q, k, v, dO are 2-3 KiB apart in the model, so in place
  * they share a few L1 sets and evict each other) stays in L1 while all 6-row micro-tiles of
  * op(A) pass; the micro-tiles' partial sums wait in `part` between slices. */
 #define NARROW_SLICE_FLOATS 8192 /* 32 KiB of B */
 
-void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc, kn_band band) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, ldc, M, N, beta);
@@ -237,10 +245,16 @@ void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, 
             kn_cupd u = {alpha, kb ? 1.0f : beta, kb == 0 && beta == 0.0f};
             for (int64_t s0 = 0; s0 < kc; s0 += slice) {
                 int64_t ks = kc - s0 < slice ? kc - s0 : slice;
+                kn_band b = {band.lo + k0 + s0, band.hi - k0 - s0}; /* in the slice's k */
                 kn_rows64_copy(bb, B + (k0 + s0) * ldb + n0, ldb, ks, nc);
                 kn_macro_narrow(A + (k0 + s0) * acs, ars, acs, M, bb, 64, nc, ks, C + n0, ldc, u,
-                                part, s0 == 0, s0 + ks == kc);
+                                part, s0 == 0, s0 + ks == kc, b);
             }
         }
     }
+}
+
+void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    kn_sgemm_narrow_band(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, KN_BAND_ALL);
 }

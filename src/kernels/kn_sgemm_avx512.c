@@ -98,16 +98,23 @@ KN_AVX512 void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0
     }
 }
 
-KN_AVX512 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
-                               int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {
+KN_AVX512 void kn_macro_direct_lower(const float *A, int64_t lda, const float *pb, int64_t mc,
+                                     int64_t p0, int64_t p1, int64_t nc, int64_t kc, float *C,
+                                     int64_t ldc, kn_cupd u, int64_t diag) {
     for (int64_t p = p0; p < p1; p++) {
         int64_t jr = p * KN_NR, nr = nc - jr < KN_NR ? nc - jr : KN_NR;
         __mmask16 m0 = mask_of(nr), m1 = mask_of(nr - 16);
         for (int64_t ir = 0; ir < mc; ir += KN_MR) {
             int mr = (int)(mc - ir < KN_MR ? mc - ir : KN_MR);
+            if (jr - (ir + mr - 1) > diag) continue; /* every column past the last row's diagonal */
             ukr_direct(kc, A + ir * lda, lda, pb + jr * kc, C + ir * ldc + jr, ldc, mr, m0, m1, u);
         }
     }
+}
+
+KN_AVX512 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                               int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {
+    kn_macro_direct_lower(A, lda, pb, mc, p0, p1, nc, kc, C, ldc, u, KN_BAND_ALL.hi);
 }
 
 /* Narrow products (kn_sgemm_narrow): a 6 × 64 micro-tile, 24 accumulators, reading B's rows
@@ -156,14 +163,20 @@ KN_AVX512 static void ukr_narrow(int64_t kc, const float *a, int64_t ars, int64_
     }
 }
 
+/* Each micro-tile runs only the k steps the band allows any of its rows, [ir − lo, ir + mr − 1
+ * + hi]; with none it still starts or finishes its sums (kc = 0), so C and part are as with
+ * every step run. */
 KN_AVX512 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
                                int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
-                               float *part, bool first, bool last) {
+                               float *part, bool first, bool last, kn_band band) {
     const __mmask16 m[4] = {mask_of(nc), mask_of(nc - 16), mask_of(nc - 32), mask_of(nc - 48)};
     for (int64_t ir = 0; ir < mc; ir += NARROW_MR) {
         int mr = (int)(mc - ir < NARROW_MR ? mc - ir : NARROW_MR);
-        ukr_narrow(kc, a + ir * ars, ars, acs, mr, b, ldb, m, C + ir * ldc, ldc, u,
-                   part ? part + ir * 64 : NULL, first, last);
+        int64_t k0 = ir - band.lo, k1 = ir + mr + band.hi; /* [k0, k1) */
+        k0 = k0 < 0 ? 0 : k0 > kc ? kc : k0;
+        k1 = k1 > kc ? kc : k1 < k0 ? k0 : k1;
+        ukr_narrow(k1 - k0, a + ir * ars + k0 * acs, ars, acs, mr, b + k0 * ldb, ldb, m, C + ir * ldc,
+                   ldc, u, part ? part + ir * 64 : NULL, first, last);
     }
 }
 
@@ -293,9 +306,12 @@ void kn_macro(const float *pa, const float *pb, int64_t mc, int64_t p0, int64_t 
               int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
                      int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u) {}
+void kn_macro_direct_lower(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                           int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                           int64_t diag) {}
 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
                      int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
-                     float *part, bool first, bool last) {}
+                     float *part, bool first, bool last, kn_band band) {}
 void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc) {}
 
 #endif

@@ -70,6 +70,15 @@ typedef struct {
     int64_t K, N, np, nkb, kc_max;
 } kn_bpack;
 
+/* Where op(A)'s nonzeros may be (causal attention): element (i, k) only when
+ * i − lo ≤ k ≤ i + hi. The banded products skip the micro-tiles and k steps outside; those
+ * terms are exact zeros and change no sum (a sum that starts at +0 never becomes −0, and
+ * x + ±0 = x for any other x), so the results keep their bits. KN_BAND_ALL: no skipping. */
+typedef struct {
+    int64_t lo, hi;
+} kn_band;
+#define KN_BAND_ALL ((kn_band){INT64_MAX / 4, INT64_MAX / 4})
+
 /* Floats the packed op(B) [K, N] takes. */
 size_t kn_bpack_floats(int64_t K, int64_t N);
 /* Packs op(B) (B f32, row stride ldb) into dst (64-byte aligned, kn_bpack_floats). K > 0. */
@@ -83,11 +92,22 @@ kn_bpack kn_bpack_fill_part(kn_trans tb, const float *B, int64_t ldb, int64_t K,
  * the packed panels; n0 a multiple of KN_NR, n0 + nc ≤ N. */
 void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha, const float *A,
                       int64_t lda, const kn_bpack *bp, float beta, float *C, int64_t ldc);
+/* kn_sgemm_bpacked for a C needed only on and below a diagonal: C[i][j] with j ≤ i + diag
+ * (j counted from n0). With op(A) = A, micro-tiles wholly past it are not computed and their C
+ * is left as it was; every other element gets kn_sgemm_bpacked's bits. */
+void kn_sgemm_bpacked_lower(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alpha,
+                            const float *A, int64_t lda, const kn_bpack *bp, float beta, float *C,
+                            int64_t ldc, int64_t diag);
 
 /* kn_macro with op(A) = A read in place (row-major, k contiguous; A at the block's row 0,
  * column k0) instead of from a packed copy; bitwise the same C. */
 void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
                      int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u);
+/* kn_macro_direct skipping the micro-tiles whose columns all lie past row + diag (C's row and
+ * column 0 at the block's start): kn_sgemm_bpacked_lower's inner loop. */
+void kn_macro_direct_lower(const float *A, int64_t lda, const float *pb, int64_t mc, int64_t p0,
+                           int64_t p1, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
+                           int64_t diag);
 
 /* C[mc, nc ≤ 64] update from op(A) (element (i, k) at a[i·ars + k·acs], read in place) and
  * B's rows (b + k·ldb, nc floats each); bitwise what kn_macro gives on packed copies. The kc
@@ -95,7 +115,7 @@ void kn_macro_direct(const float *A, int64_t lda, const float *pb, int64_t mc, i
  * in between they are kept in part (mc rounded up to 6, × 64 floats, 64-byte aligned). */
 void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const float *b,
                      int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
-                     float *part, bool first, bool last);
+                     float *part, bool first, bool last, kn_band band);
 
 /* dst[k·64 + j] = src[k·lds + j] for j < nc ≤ 64, zeros to 64; dst 64-byte aligned. */
 void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc);
@@ -107,6 +127,11 @@ void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int
  * kn_sgemm: bit-identical results. AVX-512 path only. */
 void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* kn_sgemm_narrow with op(A) zero outside `band`: the same bits, the zero terms skipped
+ * (causal attention: P·V and dS·K are lower, dSᵀ·Q and Pᵀ·dO upper). */
+void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc, kn_band band);
 
 /* dst[0..n) = W[r][c0 .. c0+n) in f32, any storage kind; bit-identical to tensor/'s
  * dequantization (kn_sgemm_pack_q.c). avx512: use the AVX-512 decoders. */

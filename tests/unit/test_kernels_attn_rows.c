@@ -159,13 +159,17 @@ static int64_t row_case(int64_t n, int64_t lo, int64_t hi, bool masked) {
     memcpy(a, raw, sizeof raw), memcpy(b, raw, sizeof raw);
     float la = kn_attn_softmax_row(a, n, lo, hi, scale), lb = plain_softmax(b, n, lo, hi, scale);
     int64_t bad = bits(la) != bits(lb) || memcmp(a, b, (size_t)n * sizeof(float)) != 0;
-    /* backward: P = exp(scale·s − lse) and dS = P·(dP − D)·qs */
+    /* backward: P = exp(scale·s − lse) and dS = P·(dP − D)·qs, with dP taken as 0 outside
+     * [lo, hi): the kernel must not read there (the packed path leaves those scores and dP
+     * uncomputed), so its copy holds NaN there */
     memcpy(a, raw, sizeof raw), memcpy(b, raw, sizeof raw);
     memcpy(ds, dp, sizeof dp), memcpy(ds2, dp, sizeof dp);
+    for (int64_t j = 0; j < n; j++)
+        if (j < lo || j >= hi) a[j] = ds[j] = NAN;
     kn_attn_grad_row(a, ds, n, lo, hi, scale, lb, D, qs);
     for (int64_t j = 0; j < n; j++) b[j] = j >= lo && j < hi ? b[j] * scale : -INFINITY;
     kn_exp_shift(b, n, lb);
-    for (int64_t j = 0; j < n; j++) ds2[j] = b[j] * (ds2[j] - D) * qs;
+    for (int64_t j = 0; j < n; j++) ds2[j] = b[j] * ((j >= lo && j < hi ? ds2[j] : 0.0f) - D) * qs;
     return bad + (memcmp(a, b, (size_t)n * sizeof(float)) != 0 || memcmp(ds, ds2, (size_t)n * sizeof(float)) != 0);
 }
 

@@ -407,6 +407,70 @@ TEST(narrow_in_place_matches_sgemm_bitwise) {
             }
 }
 
+/* ---- causal skipping (attention's tiles past the diagonal) ----
+ * kn_sgemm_bpacked_lower against kn_sgemm_bpacked: every C element on or below the diagonal
+ * j ≤ i + diag bitwise equal (the skipped micro-tiles lie wholly above it), for diagonals
+ * through the middle, at the edges and off the tile grid, M past one MC block. */
+static int64_t lower_case(int64_t M, int64_t nc, int64_t K, int64_t diag, float beta) {
+    int64_t N = nc + 40, n0 = 32, lda = K + 3, ldc = nc + 7;
+    float *A = kt_randf(M * lda, 1.0), *B = kt_randf(N * K, 1.0), *C0 = kt_randf(M * ldc, 1.0);
+    float *pk = aligned_alloc(64, (kn_bpack_floats(K, N) * sizeof(float) + 63) / 64 * 64);
+    float *C1 = malloc((size_t)(M * ldc) * sizeof(float)), *C2 = malloc((size_t)(M * ldc) * sizeof(float));
+    memcpy(C1, C0, (size_t)(M * ldc) * sizeof(float)), memcpy(C2, C0, (size_t)(M * ldc) * sizeof(float));
+    kn_bpack bp = kn_bpack_fill(KN_T, B, K, K, N, pk);
+    kn_sgemm_bpacked_lower(KN_N, M, n0, nc, 1.0f, A, lda, &bp, beta, C1, ldc, diag);
+    kn_sgemm_bpacked(KN_N, M, n0, nc, 1.0f, A, lda, &bp, beta, C2, ldc);
+    int64_t bad = 0, kept = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < nc && j <= i + diag; j++, kept++)
+            bad += memcmp(&C1[i * ldc + j], &C2[i * ldc + j], sizeof(float)) != 0;
+    free(A), free(B), free(C0), free(C1), free(C2), free(pk);
+    return kept ? bad : -1;
+}
+
+TEST(lower_skips_only_past_the_diagonal_bitwise) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM not active (no AVX-512 or NEWT_GEMM=blas)");
+    kt_seed(43);
+    CHECK_EQ_INT(lower_case(128, 256, 64, 128, 0.0f), 0);
+    CHECK_EQ_INT(lower_case(128, 300, 64, 172, 0.0f), 0);
+    CHECK_EQ_INT(lower_case(131, 131, 64, 0, 0.0f), 0);
+    CHECK_EQ_INT(lower_case(250, 270, 300, 20, 1.0f), 0); /* two K blocks, two MC blocks */
+    CHECK_EQ_INT(lower_case(7, 90, 64, -5, 0.5f), 0);
+    CHECK_EQ_INT(lower_case(40, 64, 64, 1000, 0.0f), 0);
+}
+
+/* kn_sgemm_narrow_band against kn_sgemm_narrow on an op(A) that is zero outside the band:
+ * C bitwise equal (the skipped steps add exact zeros), both op(A), K past one K block and one
+ * slice (partial sums), bands that leave whole micro-tiles and K blocks with nothing. */
+static int64_t band_case(kn_trans ta, int64_t M, int64_t N, int64_t K, kn_band band, float beta) {
+    gcase g = mk(ta, KN_N, M, N, K, 7, 1.0f, beta);
+    float *A = kt_randf(a_size(&g), 1.0), *B = kt_randf(b_size(&g), 1.0), *C0 = c_init(&g);
+    for (int64_t i = 0; i < M; i++) /* op(A)(i, k) = 0 outside i − lo ≤ k ≤ i + hi */
+        for (int64_t k = 0; k < K; k++)
+            if (k < i - band.lo || k > i + band.hi) A[ta == KN_N ? i * g.lda + k : k * g.lda + i] = 0.0f;
+    size_t cb = (size_t)(M * g.ldc) * sizeof(float);
+    float *C1 = malloc(cb), *C2 = malloc(cb);
+    memcpy(C1, C0, cb), memcpy(C2, C0, cb);
+    kn_sgemm_narrow_band(ta, M, N, K, 1.0f, A, g.lda, B, g.ldb, beta, C1, g.ldc, band);
+    kn_sgemm_narrow(ta, M, N, K, 1.0f, A, g.lda, B, g.ldb, beta, C2, g.ldc);
+    int64_t bad = memcmp(C1, C2, cb) != 0;
+    free(A), free(B), free(C0), free(C1), free(C2);
+    return bad;
+}
+
+TEST(narrow_band_skips_zeros_bitwise) {
+    if (strcmp(kn_sgemm_impl(), "avx512") != 0) SKIP("own SGEMM not active (no AVX-512 or NEWT_GEMM=blas)");
+    kt_seed(47);
+    const int64_t all = KN_BAND_ALL.lo;
+    CHECK_EQ_INT(band_case(KN_N, 128, 64, 600, (kn_band){all, 472}, 0.0f), 0); /* P·V, last tile */
+    CHECK_EQ_INT(band_case(KN_N, 96, 64, 300, (kn_band){all, 100}, 1.0f), 0);
+    CHECK_EQ_INT(band_case(KN_N, 131, 40, 131, (kn_band){all, 0}, 0.5f), 0);
+    CHECK_EQ_INT(band_case(KN_T, 600, 64, 128, (kn_band){472, all}, 1.0f), 0); /* dSᵀ·Q */
+    CHECK_EQ_INT(band_case(KN_T, 300, 64, 96, (kn_band){204, all}, 0.0f), 0);
+    CHECK_EQ_INT(band_case(KN_T, 131, 17, 131, (kn_band){0, all}, 1.0f), 0);
+    CHECK_EQ_INT(band_case(KN_N, 50, 64, 400, (kn_band){all, -60}, 1.0f), 0); /* all zero */
+}
+
 TEST(blas_path_same_semantics) {
     setenv("NEWT_GEMM", "blas", 1);
     CHECK_EQ_STR(kn_sgemm_impl(), "blas");
