@@ -46,15 +46,31 @@ static int64_t t_padded(const kn_attn_shape *s) { return (s->T + KN_NR - 1) / KN
 /* Floats of one score tile: QT rows of at most tile_ld(T) (≤ T + 31). */
 static int64_t tile_floats(const kn_attn_shape *s) { return QT * (s->T + 32); }
 
-/* S and dS tiles, slack, then 64-byte alignment slack and the packed Kᵀ, Vᵀ. */
+/* Floats between two 64-column strips of V or K (kn_strips64_fill): all T rows. */
+static int64_t strip_stride(const kn_attn_shape *s) { return t_padded(s) * 64; }
+
+/* Floats of the strips of V (forward) or K (backward), whichever is wider. */
+static int64_t strips_floats(const kn_attn_shape *s) {
+    int64_t w = s->dqk > s->dv ? s->dqk : s->dv;
+    return (w + 63) / 64 * strip_stride(s);
+}
+
+/* S and dS tiles, slack, then 64-byte alignment slack and the packed Kᵀ, Vᵀ, then the
+ * strips. */
 size_t kn_attention_scratch(const kn_attn_shape *s) {
-    return (size_t)(2 * tile_floats(s) + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
+    return (size_t)(2 * tile_floats(s) + 16 + 16) + kn_bpack_floats(s->dqk + s->dv, t_padded(s)) +
+           (size_t)strips_floats(s);
 }
 
 /* The packed area of a thread's scratch slice, 64-byte aligned. */
 static float *pack_area(const kn_attn_shape *s, float *slice) {
     uintptr_t a = (uintptr_t)(slice + 2 * tile_floats(s) + 16);
     return (float *)((a + 63) & ~(uintptr_t)63);
+}
+
+/* The strips area, after Kᵀ and Vᵀ (whole panels of 32·64-byte lines: still aligned). */
+static float *strips_area(const kn_attn_shape *s, float *slice) {
+    return pack_area(s, slice) + kn_bpack_floats(s->dqk + s->dv, t_padded(s));
 }
 
 /* Whether the products read caller-packed Kᵀ/Vᵀ: only on the own AVX-512 SGEMM (the
@@ -72,18 +88,24 @@ typedef struct {
     int64_t s0;                         /* first key of t0's sample (ks ≤ s0 ≤ t0) */
     int64_t ld;                         /* row stride of the S, P, dS tiles (tile_ld) */
     const kn_bpack *kp, *vp;            /* packed Kᵀ, Vᵀ of all T keys, or NULL: plain GEMMs */
+    const float *bs;                    /* V (forward) or K (backward) of all T keys in strips */
 } tile;
 
 /* C = op(A)·B + beta·C for the products whose N is a head dimension (P·V, dS·K, dSᵀ·Q,
  * Pᵀ·dO): on the own SGEMM read in place with no packing (kn_sgemm_narrow, the same bits as
- * kn_sgemm), else plain kn_sgemm. */
+ * kn_sgemm), B from the head's strips when it is V or K (`strips`: B is rows ks.. of them),
+ * else plain kn_sgemm. */
 static void gemm_b(const tile *c, kn_trans ta, int64_t M, int64_t N, int64_t K, const float *A,
-                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+                   int64_t lda, const float *B, int64_t ldb, bool strips, float beta, float *C,
+                   int64_t ldc) {
     /* P and dS are zero past the causal diagonal (key ks + j > query t0 + i, j > i + diag):
      * op(A) = P, dS is lower (k ≤ i + diag), op(A) = Pᵀ, dSᵀ upper (k ≥ i − diag) */
     int64_t diag = c->t0 - c->ks;
     kn_band band = ta == KN_N ? (kn_band){KN_BAND_ALL.lo, diag} : (kn_band){diag, KN_BAND_ALL.hi};
-    if (c->kp) kn_sgemm_narrow_band(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, band);
+    if (c->kp && strips)
+        kn_sgemm_narrow_strips(ta, M, N, K, 1.0f, A, lda, c->bs + c->ks * 64, strip_stride(c->s),
+                               beta, C, ldc, band);
+    else if (c->kp) kn_sgemm_narrow_band(ta, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, band);
     else kn_sgemm(ta, KN_N, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -155,7 +177,7 @@ static void fwd_tile(float *o, float *lse, const tile *c, float *S) {
         row_view w = view_of(c, i, &start);
         lse[c->t0 + i] = kn_attn_softmax_row(S + i * c->ld, c->nk, w.lo, w.hi, w.scale);
     }
-    gemm_b(c, KN_N, c->nq, s->dv, c->nk, S, c->ld, c->vb + c->ks * s->v_tok, s->v_tok, 0.0f,
+    gemm_b(c, KN_N, c->nq, s->dv, c->nk, S, c->ld, c->vb + c->ks * s->v_tok, s->v_tok, true, 0.0f,
            o + c->t0 * s->o_tok, s->o_tok);
 }
 
@@ -194,6 +216,8 @@ void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, cons
         if (packed) {
             kp = kn_bpack_fill(KN_T, c.kb, s->k_tok, s->dqk, s->T, pack_area(s, S));
             c.kp = &kp;
+            c.bs = strips_area(s, S);
+            kn_strips64_fill(strips_area(s, S), strip_stride(s), c.vb, s->v_tok, s->T, s->dv);
         }
         float *ob = o + b * s->T * s->o_tok + h * s->o_head;
         for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
@@ -230,13 +254,14 @@ static void bwd_tile(const tile *c, const grads *g, float *P, float *dS) {
                          c->qscale[c->t0 + i]);
     }
     if (g->dqb)
-        gemm_b(c, KN_N, nq, s->dqk, nk, dS, ld, c->kb + c->ks * s->k_tok, s->k_tok, 1.0f,
+        gemm_b(c, KN_N, nq, s->dqk, nk, dS, ld, c->kb + c->ks * s->k_tok, s->k_tok, true, 1.0f,
                g->dqb + c->t0 * s->q_tok, s->q_tok);
     if (g->dkb)
-        gemm_b(c, KN_T, nk, s->dqk, nq, dS, ld, c->qb + c->t0 * s->q_tok, s->q_tok, 1.0f,
+        gemm_b(c, KN_T, nk, s->dqk, nq, dS, ld, c->qb + c->t0 * s->q_tok, s->q_tok, false, 1.0f,
                g->dkb + c->ks * s->k_tok, s->k_tok);
     if (g->dvb)
-        gemm_b(c, KN_T, nk, s->dv, nq, P, ld, dot, s->o_tok, 1.0f, g->dvb + c->ks * s->v_tok, s->v_tok);
+        gemm_b(c, KN_T, nk, s->dv, nq, P, ld, dot, s->o_tok, false, 1.0f, g->dvb + c->ks * s->v_tok,
+               s->v_tok);
 }
 
 void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -256,6 +281,10 @@ void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
             kp = kn_bpack_fill(KN_T, c.kb, s->k_tok, s->dqk, s->T, area);
             vp = kn_bpack_fill(KN_T, c.vb, s->v_tok, s->dv, s->T, area + kn_bpack_floats(s->dqk, s->T));
             c.kp = &kp, c.vp = &vp;
+            if (dq) {
+                c.bs = strips_area(s, P);
+                kn_strips64_fill(strips_area(s, P), strip_stride(s), c.kb, s->k_tok, s->T, s->dqk);
+            }
         }
         grads g = {.dqb = dq ? dq + row0 * s->q_tok + h * s->q_head : NULL,
                    .dkb = dk ? dk + row0 * s->k_tok + h * s->k_head : NULL,

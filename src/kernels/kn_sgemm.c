@@ -225,9 +225,11 @@ void kn_sgemm_bpacked(kn_trans ta, int64_t M, int64_t n0, int64_t nc, float alph
  * op(A) pass; the micro-tiles' partial sums wait in `part` between slices. */
 #define NARROW_SLICE_FLOATS 8192 /* 32 KiB of B */
 
-void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc, kn_band band) {
+/* The narrow product's loop nest; B's slices come from Bs (strips of 64 columns, row stride
+ * 64, strip s at Bs + s·bs_stride) when given, else are copied from B. */
+static void narrow_run(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, const float *Bs,
+                       int64_t bs_stride, float beta, float *C, int64_t ldc, kn_band band) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, ldc, M, N, beta);
@@ -236,7 +238,7 @@ void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float al
     int64_t nkb, kc_max, ars = ta == KN_N ? lda : 1, acs = ta == KN_N ? 1 : lda;
     k_blocks(K, &nkb, &kc_max);
     int64_t slice = kc_max * 64 <= NARROW_SLICE_FLOATS ? kc_max : NARROW_SLICE_FLOATS / 64;
-    float *bb = nt_tls_scratch(SLOT_B, (size_t)(64 * slice) * sizeof(float));
+    float *bb = Bs ? NULL : nt_tls_scratch(SLOT_B, (size_t)(64 * slice) * sizeof(float));
     float *part = slice < kc_max ? nt_tls_scratch(SLOT_A, (size_t)((M + 5) / 6 * 6 * 64) * sizeof(float)) : NULL;
     for (int64_t n0 = 0; n0 < N; n0 += 64) {
         int64_t nc = N - n0 < 64 ? N - n0 : 64;
@@ -246,12 +248,30 @@ void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float al
             for (int64_t s0 = 0; s0 < kc; s0 += slice) {
                 int64_t ks = kc - s0 < slice ? kc - s0 : slice;
                 kn_band b = {band.lo + k0 + s0, band.hi - k0 - s0}; /* in the slice's k */
-                kn_rows64_copy(bb, B + (k0 + s0) * ldb + n0, ldb, ks, nc);
-                kn_macro_narrow(A + (k0 + s0) * acs, ars, acs, M, bb, 64, nc, ks, C + n0, ldc, u,
+                const float *sl = Bs ? Bs + n0 / 64 * bs_stride + (k0 + s0) * 64 : bb;
+                if (!Bs) kn_rows64_copy(bb, B + (k0 + s0) * ldb + n0, ldb, ks, nc);
+                kn_macro_narrow(A + (k0 + s0) * acs, ars, acs, M, sl, 64, nc, ks, C + n0, ldc, u,
                                 part, s0 == 0, s0 + ks == kc, b);
             }
         }
     }
+}
+
+void kn_sgemm_narrow_band(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc, kn_band band) {
+    narrow_run(ta, M, N, K, alpha, A, lda, B, ldb, NULL, 0, beta, C, ldc, band);
+}
+
+void kn_sgemm_narrow_strips(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *Bs, int64_t bs_stride,
+                            float beta, float *C, int64_t ldc, kn_band band) {
+    narrow_run(ta, M, N, K, alpha, A, lda, NULL, 0, Bs, bs_stride, beta, C, ldc, band);
+}
+
+void kn_strips64_fill(float *dst, int64_t stride, const float *B, int64_t ldb, int64_t K, int64_t N) {
+    for (int64_t n0 = 0; n0 < N; n0 += 64)
+        kn_rows64_copy(dst + n0 / 64 * stride, B + n0, ldb, K, N - n0 < 64 ? N - n0 : 64);
 }
 
 void kn_sgemm_narrow(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A,

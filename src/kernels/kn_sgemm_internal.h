@@ -117,6 +117,15 @@ void kn_macro_narrow(const float *a, int64_t ars, int64_t acs, int64_t mc, const
                      int64_t ldb, int64_t nc, int64_t kc, float *C, int64_t ldc, kn_cupd u,
                      float *part, bool first, bool last, kn_band band);
 
+/* B [K, N] as strips of 64 columns for kn_sgemm_narrow_strips: strip s (columns 64·s ..) at
+ * dst + s·stride, row k at + 64·k, zeros past N; dst 64-byte aligned, stride ≥ 64·K. */
+void kn_strips64_fill(float *dst, int64_t stride, const float *B, int64_t ldb, int64_t K, int64_t N);
+/* kn_sgemm_narrow_band with B already in strips (kn_strips64_fill; Bs at row 0 of this
+ * product's k): no per-call copy of B's rows. The same bits. */
+void kn_sgemm_narrow_strips(kn_trans ta, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *Bs, int64_t bs_stride,
+                            float beta, float *C, int64_t ldc, kn_band band);
+
 /* dst[k·64 + j] = src[k·lds + j] for j < nc ≤ 64, zeros to 64; dst 64-byte aligned. */
 void kn_rows64_copy(float *dst, const float *src, int64_t lds, int64_t rows, int64_t nc);
 

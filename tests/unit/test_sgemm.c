@@ -441,7 +441,8 @@ TEST(lower_skips_only_past_the_diagonal_bitwise) {
 
 /* kn_sgemm_narrow_band against kn_sgemm_narrow on an op(A) that is zero outside the band:
  * C bitwise equal (the skipped steps add exact zeros), both op(A), K past one K block and one
- * slice (partial sums), bands that leave whole micro-tiles and K blocks with nothing. */
+ * slice (partial sums), bands that leave whole micro-tiles and K blocks with nothing; and the
+ * same with B given as strips (kn_strips64_fill, kn_sgemm_narrow_strips). */
 static int64_t band_case(kn_trans ta, int64_t M, int64_t N, int64_t K, kn_band band, float beta) {
     gcase g = mk(ta, KN_N, M, N, K, 7, 1.0f, beta);
     float *A = kt_randf(a_size(&g), 1.0), *B = kt_randf(b_size(&g), 1.0), *C0 = c_init(&g);
@@ -453,8 +454,13 @@ static int64_t band_case(kn_trans ta, int64_t M, int64_t N, int64_t K, kn_band b
     memcpy(C1, C0, cb), memcpy(C2, C0, cb);
     kn_sgemm_narrow_band(ta, M, N, K, 1.0f, A, g.lda, B, g.ldb, beta, C1, g.ldc, band);
     kn_sgemm_narrow(ta, M, N, K, 1.0f, A, g.lda, B, g.ldb, beta, C2, g.ldc);
-    int64_t bad = memcmp(C1, C2, cb) != 0;
-    free(A), free(B), free(C0), free(C1), free(C2);
+    int64_t bad = memcmp(C1, C2, cb) != 0, stride = K * 64 + 64;
+    float *bs = aligned_alloc(64, (size_t)((N + 63) / 64 * stride) * sizeof(float));
+    kn_strips64_fill(bs, stride, B, g.ldb, K, N);
+    memcpy(C1, C0, cb);
+    kn_sgemm_narrow_strips(ta, M, N, K, 1.0f, A, g.lda, bs, stride, beta, C1, g.ldc, band);
+    bad += memcmp(C1, C2, cb) != 0;
+    free(A), free(B), free(C0), free(C1), free(C2), free(bs);
     return bad;
 }
 
@@ -469,6 +475,8 @@ TEST(narrow_band_skips_zeros_bitwise) {
     CHECK_EQ_INT(band_case(KN_T, 300, 64, 96, (kn_band){204, all}, 0.0f), 0);
     CHECK_EQ_INT(band_case(KN_T, 131, 17, 131, (kn_band){0, all}, 1.0f), 0);
     CHECK_EQ_INT(band_case(KN_N, 50, 64, 400, (kn_band){all, -60}, 1.0f), 0); /* all zero */
+    CHECK_EQ_INT(band_case(KN_N, 70, 192, 300, (kn_band){all, 150}, 1.0f), 0); /* three strips */
+    CHECK_EQ_INT(band_case(KN_N, 33, 100, 90, KN_BAND_ALL, 0.0f), 0);
 }
 
 TEST(blas_path_same_semantics) {
