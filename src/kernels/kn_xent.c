@@ -44,27 +44,39 @@ static double row_xent(float *l, int64_t V, int32_t y, float grad_scale, bool wa
  * dh_i += grad_scale·(acc_i / s_i − W[y_i]). The results differ from the chunked path only by
  * rounding.
  *
- * Inside a block the threads split the rows and walk their share XENT_RB rows at a time: the
- * tile's logits (XENT_RB × vb floats, thread scratch), their softmax update and their product
- * into acc run back to back while the tile is in L2. The block of W is packed once for all
- * threads (on the own SGEMM; each packs a share of both layouts). Before, each block's logits
- * for all rows (n × vb) were one GEMM and acc another: at n = 4096 the logits block and acc
- * (24 + 8 MiB) went through memory between the three passes, and each thread packed the whole
- * block for itself. vb depends on the scratch only, never on the thread count, so results stay
- * the same bits for any number of threads. */
-/* Vocabulary rows per block and rows per tile. Measured (the frozen head of the benchmark model,
+ * Two ways to walk a block, by row count (never by thread count, so the bits do not depend on
+ * it). Below XENT_TILE_ROWS rows, all rows at once: the block's logits (n × vb floats of
+ * scratch, vb as large as the scratch allows) are one GEMM, the update runs row-parallel, and
+ * acc is a second GEMM — the SGEMM keeps its B panels in L2 across each thread's rows. From
+ * XENT_TILE_ROWS on, that n × vb block and acc (24 + 8 MiB at 4096 rows) went through memory
+ * between the three passes, so instead the threads split the rows and walk their share
+ * XENT_RB rows at a time: the tile's logits (XENT_RB × vb floats, thread scratch), their
+ * update and their product into acc run back to back while the tile is in L2, the block of W
+ * packed once for all threads (on the own SGEMM; each packs a share of both layouts).
+ * Measured, µs per token (the frozen head of the benchmark model, V 32768, D 512, 2 threads,
+ * forward + dh; quiet machine / busy machine): all rows 167 / 168 at n = 512, 172 / 168 at
+ * 4096; tiles 163 / 196 at 512, 152 / 159 at 4096; on the busy machine at 1024 all rows 164,
+ * tiles 175, at 2048 171 against 162. The tiles read the packed block from L3 once per 96
+ * rows, which a busy L3 makes dear when the rows are few. */
+#define XENT_TILE_ROWS 2048
+
+/* Floats of W per vocabulary block (vb = XENT_VB_FLOATS / D rows: 2048 at D = 512, 256 for
+ * Mistral Small 4's 4096) and rows per tile. Measured (the frozen head of the benchmark model,
  * V 32768, D 512, 2 threads, forward + dh, µs per token at n = 512 / 4096): the former
  * all-rows blocks 167 / 172; vb × rb = 1024 × 128 190 / 164, 2048 × 64 176 / 166,
  * 2048 × 96 163 / 152, 2048 × 128 165 / 157, 2048 × 192 171 / 161, 3072 × 128 185 / 166,
- * 8192 × 128 198 / 172. rb = 96 is 8 micro-tiles of 12 rows; the tile (768 KiB) stays in L2. */
-#define XENT_VB 2048
+ * 8192 × 128 198 / 172. rb = 96 is 8 micro-tiles of 12 rows. At D = 1024 (bench/train --loss:
+ * n 2048, V 131072) 2048 rows per block took 3134 / 3196 ms, 1024 2952 / 2874: the packed
+ * block, not the row count, is what has to stay near the cores. */
+#define XENT_VB_FLOATS (1 << 20)
 #define XENT_RB 96
 
 typedef struct {
     float *acc, *m;       /* [rows, D], [rows] */
     double *s;            /* [rows] */
     float *ly;            /* target logit per row */
-    float *pk_t, *pk_n;   /* the block of W packed as the logits' B (Wᵀ) and acc's (W), or NULL */
+    float *lg;            /* all rows: [rows, vb] logits block; tiles: NULL */
+    float *pk_t, *pk_n;   /* tiles: W's block packed as the logits' B (Wᵀ) and acc's (W), or NULL */
     int64_t rows, vb;
 } xent_online;
 
@@ -73,19 +85,25 @@ typedef struct {
 static bool online_plan(xent_online *o, float *scratch, int64_t floats, int64_t n, int64_t D,
                         bool packed) {
     int64_t fixed = n * D + 5 * n + 1 + 2 * 16; /* acc, m, s, ly; double and 64-byte padding */
-    int64_t per_v = packed ? D + (D + 31) / 32 * 32 : 0; /* both packed layouts, per W row */
-    if (floats - fixed < 32 * per_v) return false;
+    bool tiles = n >= XENT_TILE_ROWS;
+    /* per vocabulary row: all rows, the logits column; tiles, both packed layouts of W's row */
+    int64_t per_v = !tiles ? n : packed ? D + (D + 31) / 32 * 32 : 0;
+    if (floats - fixed < (tiles ? 32 : 256) * per_v) return false;
+    int64_t vmax = tiles ? XENT_VB_FLOATS / D / 32 * 32 : INT64_MAX;
+    vmax = vmax < 32 ? 32 : vmax;
     o->rows = n;
-    o->vb = per_v ? (floats - fixed) / per_v : XENT_VB;
-    o->vb = o->vb < XENT_VB ? o->vb / 32 * 32 : XENT_VB;
+    o->vb = per_v ? (floats - fixed) / per_v : vmax;
+    o->vb = o->vb < vmax ? o->vb / 32 * 32 : vmax;
     o->acc = scratch;
     o->m = o->acc + n * D;
     int64_t off = n * D + n; /* s: doubles, so at an even float offset (scratch is aligned) */
     o->s = (double *)(void *)(scratch + off + (off & 1));
     o->ly = (float *)(void *)(o->s + n);
+    float *rest = (float *)(((uintptr_t)(o->ly + n) + 63) & ~(uintptr_t)63);
+    o->lg = tiles ? NULL : rest;
     o->pk_t = o->pk_n = NULL;
-    if (packed) {
-        o->pk_t = (float *)(((uintptr_t)(o->ly + n) + 63) & ~(uintptr_t)63);
+    if (tiles && packed) {
+        o->pk_t = rest;
         o->pk_n = (float *)(((uintptr_t)(o->pk_t + kn_bpack_floats(D, o->vb)) + 63) & ~(uintptr_t)63);
     }
     return true;
@@ -130,6 +148,16 @@ static void online_tile(const xent_online *o, const xent_block *k, int64_t i0, i
     else kn_sgemm(KN_N, KN_N, rows, D, nb, 1.0f, l, nb, k->w + k->v0 * D, D, 1.0f, o->acc + i0 * D, D);
 }
 
+/* All rows at once, one vocabulary block: logits GEMM, row-parallel update, acc GEMM. */
+static void online_rows_block(const xent_online *o, const float *h, const float *w,
+                              const int32_t *target, int64_t D, int64_t v0, int64_t nb, bool grad) {
+    int64_t n = o->rows;
+    kn_sgemm(KN_N, KN_T, n, nb, D, 1.0f, h, D, w + v0 * D, D, 0.0f, o->lg, nb);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) online_row(o, target[i], i, o->lg + i * nb, v0, nb, D, grad);
+    if (grad) kn_sgemm(KN_N, KN_N, n, D, nb, 1.0f, o->lg, nb, w + v0 * D, D, 1.0f, o->acc, D);
+}
+
 /* Thread t of nt: its share of the rows through every vocabulary block; the shares of the
  * packing first, a barrier, the tiles, a barrier (the next block overwrites the packing). */
 static void online_share(const xent_online *o, const float *h, const float *w,
@@ -161,9 +189,14 @@ static kn_xent_result xent_online_run(xent_online *o, const float *h, const floa
     int64_t n = o->rows;
     for (int64_t i = 0; i < n; i++) o->m[i] = -INFINITY, o->s[i] = 0, o->ly[i] = 0;
     if (dh) memset(o->acc, 0, (size_t)(n * D) * sizeof(float));
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (o->lg) {
+        for (int64_t v0 = 0; v0 < V; v0 += o->vb)
+            online_rows_block(o, h, w, target, D, v0, V - v0 < o->vb ? V - v0 : o->vb, dh != NULL);
+    } else {
+        int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
 #pragma omp parallel num_threads(nt)
-    online_share(o, h, w, target, D, V, dh != NULL, omp_get_thread_num(), omp_get_num_threads());
+        online_share(o, h, w, target, D, V, dh != NULL, omp_get_thread_num(), omp_get_num_threads());
+    }
     kn_xent_result r = {0, 0};
     for (int64_t i = 0; i < n; i++) {
         int32_t y = target[i];

@@ -299,9 +299,10 @@ static double xent_ref(const float *h, const float *w, const int32_t *tg, int n,
         }
         for (int v = 0; v < V; v++) s += exp(l[v] - m);
         L += log(s) + m - l[tg[i]];
+        for (int v = 0; dh && v < V; v++) l[v] = exp(l[v] - m) / s - (v == tg[i]);
         for (int d = 0; dh && d < D; d++) {
             double g = 0;
-            for (int v = 0; v < V; v++) g += (exp(l[v] - m) / s - (v == tg[i])) * w[v * D + d];
+            for (int v = 0; v < V; v++) g += l[v] * w[v * D + d];
             g *= scale;
             *err = fmax(*err, fabs(dh[i * D + d] - g));
             *mag = fmax(*mag, fabs(g));
@@ -311,10 +312,10 @@ static double xent_ref(const float *h, const float *w, const int32_t *tg, int n,
     return L;
 }
 
-/* Frozen head (no dw, no logits): the online vocabulary-block path. V = 1000 with a scratch of
- * 3 rows × V leaves room for vocabulary blocks of 32 rows (31 full ones and a partial one);
- * the later vocabulary rows are larger so the running max rises block after block and the
- * rescaling is exercised. Checked against the double softmax gradient and against the
+/* Frozen head (no dw, no logits): the online vocabulary-block path, all rows at once. V = 1000
+ * with a scratch of 3 rows × V leaves room for blocks of 288 vocabulary rows (three and a
+ * partial one); the later vocabulary rows are larger so the running max rises block after
+ * block and the rescaling is exercised. Checked against the double softmax gradient and against the
  * token-chunked path (taken when dw is given). */
 TEST(lmhead_xent_frozen_online_blocks) {
     enum { N = 9, D = 16, V = 1000 };
@@ -342,37 +343,51 @@ TEST(lmhead_xent_frozen_online_blocks) {
     free(h); free(w); free(dh); free(dh2); free(dw); free(scr);
 }
 
-/* The online path at sizes where each thread walks several row tiles and the vocabulary
- * takes a full block and a partial one (300 rows, V 2500, a 64-row chunk of scratch): the
- * double reference, and the same bits with 1, 2 and 3 threads (the split of the rows into
- * shares and tiles never changes a row's sums) on the own SGEMM, which promises them
- * (OpenBLAS may round edge tiles differently). */
-TEST(lmhead_xent_frozen_tiles_any_thread_count) {
-    enum { N = 300, D = 24, V = 2500, CH = 64 };
-    kt_seed(5);
-    float *h = kt_randf(N * D, 1), *w = kt_randf(V * D, 0.7f), *scr = kt_zerof(CH * V);
-    int32_t *tg = malloc(N * sizeof(int32_t));
-    for (int i = 0; i < N; i++) tg[i] = i % 37 == 5 ? -1 : (int32_t)((i * 7919) % V);
+/* The online path against the double reference, and the same bits with 1, 2 and 3 threads
+ * (the split of the rows never changes a row's sums) on the own SGEMM, which promises them
+ * (OpenBLAS may round edge tiles differently). Scratch of `ch` rows × V. */
+static void frozen_threads_case(int n, int D, int V, int ch) {
+    float *h = kt_randf((int64_t)n * D, 1), *w = kt_randf((int64_t)V * D, 0.7f);
+    float *scr = kt_zerof((int64_t)ch * V);
+    int32_t *tg = malloc((size_t)n * sizeof(int32_t));
+    int ignored = 0;
+    for (int i = 0; i < n; i++) {
+        tg[i] = i % 37 == 5 ? -1 : (int32_t)((i * 7919) % V);
+        ignored += tg[i] < 0;
+    }
     int saved = omp_get_max_threads();
     float *dh[3];
     kn_xent_result r[3];
     for (int t = 0; t < 3; t++) {
         omp_set_num_threads(t + 1);
-        dh[t] = kt_zerof(N * D);
-        r[t] = kn_lmhead_xent(h, w, tg, N, D, V, 0.5f, dh[t], NULL, NULL, scr, CH);
+        dh[t] = kt_zerof((int64_t)n * D);
+        r[t] = kn_lmhead_xent(h, w, tg, n, D, V, 0.5f, dh[t], NULL, NULL, scr, ch);
     }
     omp_set_num_threads(saved);
-    double err = 0, mag = 0, L = xent_ref(h, w, tg, N, D, V, 0.5, dh[0], &err, &mag);
-    CHECK_EQ_INT(r[0].count, N - 8);
+    double err = 0, mag = 0, L = xent_ref(h, w, tg, n, D, V, 0.5, dh[0], &err, &mag);
+    CHECK_EQ_INT(r[0].count, n - ignored);
     CHECK(fabs(r[0].loss_sum - L) < 1e-5 * fabs(L));
     CHECK(err < 1e-5 * mag);
     bool own = strcmp(kn_sgemm_impl(), "avx512") == 0;
     for (int t = 1; t < 3 && own; t++) {
         CHECK(r[t].loss_sum == r[0].loss_sum);
-        CHECK(memcmp(dh[t], dh[0], N * D * sizeof(float)) == 0);
+        CHECK(memcmp(dh[t], dh[0], (size_t)n * D * sizeof(float)) == 0);
     }
     for (int t = 0; t < 3; t++) free(dh[t]);
     free(h); free(w); free(scr); free(tg);
+}
+
+/* All rows at once: 300 rows, V 2500 in blocks of 480 vocabulary rows (five and a partial). */
+TEST(lmhead_xent_frozen_all_rows_any_thread_count) {
+    kt_seed(5);
+    frozen_threads_case(300, 24, 2500, 64);
+}
+
+/* From 2048 rows, tiles of 96 rows per thread: 2100 rows (11 tiles per thread with 2), V 700
+ * in blocks of 288, 288 and 124 (a scratch of 83 rows × V). */
+TEST(lmhead_xent_frozen_tiles_any_thread_count) {
+    kt_seed(6);
+    frozen_threads_case(2100, 16, 700, 83);
 }
 
 TEST_MAIN()
