@@ -7,8 +7,11 @@
  * to the tile. Scratch per thread: two QT × (T + 32) tiles, then (own SGEMM only) this head's
  * Kᵀ and Vᵀ in the SGEMM's packed-B layout: the score products S = Q·Kᵀ and dP = dO·Vᵀ of
  * every tile read them from there instead of re-packing (transposing) all the tile's keys per
- * tile, T²/(2·QT) key rows per head per product. The products with the head dimension as N
- * (P·V, dS·K, dSᵀ·Q, Pᵀ·dO) read their operands in place (kn_sgemm_narrow). */
+ * tile, T²/(2·QT) key rows per head per product; then V (forward) or K (backward) in 64-column
+ * strips, the B of P·V and dS·K. The products with the head dimension as N (P·V, dS·K, dSᵀ·Q,
+ * Pᵀ·dO) read op(A) in place (kn_sgemm_narrow). Past the causal diagonal nothing is computed
+ * that is not needed: score micro-tiles wholly above it are skipped and the narrow products
+ * skip the zero k steps, with the same bits as computing everything. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
