@@ -219,8 +219,9 @@ void kn_attention_fwd(float *o, float *lse, const float *q, const float *k, cons
         if (packed) {
             kp = kn_bpack_fill(KN_T, c.kb, s->k_tok, s->dqk, s->T, pack_area(s, S));
             c.kp = &kp;
-            c.bs = strips_area(s, S);
-            kn_strips64_fill(strips_area(s, S), strip_stride(s), c.vb, s->v_tok, s->T, s->dv);
+            float *bs = strips_area(s, S);
+            kn_strips64_fill(bs, strip_stride(s), c.vb, s->v_tok, s->T, s->dv);
+            c.bs = bs;
         }
         float *ob = o + b * s->T * s->o_tok + h * s->o_head;
         for (int64_t t0 = 0; t0 < s->T; t0 += QT) {
@@ -285,8 +286,9 @@ void kn_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
             vp = kn_bpack_fill(KN_T, c.vb, s->v_tok, s->dv, s->T, area + kn_bpack_floats(s->dqk, s->T));
             c.kp = &kp, c.vp = &vp;
             if (dq) {
-                c.bs = strips_area(s, P);
-                kn_strips64_fill(strips_area(s, P), strip_stride(s), c.kb, s->k_tok, s->T, s->dqk);
+                float *bs = strips_area(s, P);
+                kn_strips64_fill(bs, strip_stride(s), c.kb, s->k_tok, s->T, s->dqk);
+                c.bs = bs;
             }
         }
         grads g = {.dqb = dq ? dq + row0 * s->q_tok + h * s->q_head : NULL,

@@ -2,8 +2,8 @@
  * thread split.
  *
  * Loop nest: jc over N in NC columns → pc over K in KC steps (op(B) block packed) → ic over M
- * in MC rows (op(A) block packed when transposed, else read in place) → micro-panels. Threads split C (run_share). Sizes
- * for Zen 5 (L1d 48 KiB, L2 1 MiB per core):
+ * in MC rows (op(A) block packed when transposed, else read in place) → micro-panels. Threads
+ * split C (run_share). Sizes for Zen 5 (L1d 48 KiB, L2 1 MiB per core):
  *   KC ≤ 256: a B micro-panel (KC·NR floats = 32 KiB) stays in L1 while the A micro-panels
  *             stream past it;
  *   MC = 192: the A block (MC·KC = 192 KiB) stays in L2;

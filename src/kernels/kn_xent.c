@@ -136,26 +136,19 @@ typedef struct {
     const kn_bpack *bt, *bn; /* packed W block, or NULL: plain kn_sgemm on W */
 } xent_block;
 
-/* Rows [i0, i0 + rows) of one block: logits into the tile l, the online update, acc += l·W. */
+/* Rows [i0, i0 + rows) of one block: logits into l, the online update, acc += l·W. Called
+ * for all rows at once from outside a parallel region (then the GEMMs and the row loop use
+ * the team) or per tile by each thread. */
 static void online_tile(const xent_online *o, const xent_block *k, int64_t i0, int64_t rows,
                         float *l, bool grad) {
     int64_t D = k->D, nb = k->nb;
     if (k->bt) kn_sgemm_bpacked(KN_N, rows, 0, nb, 1.0f, k->h + i0 * D, D, k->bt, 0.0f, l, nb);
     else kn_sgemm(KN_N, KN_T, rows, nb, D, 1.0f, k->h + i0 * D, D, k->w + k->v0 * D, D, 0.0f, l, nb);
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
     for (int64_t i = 0; i < rows; i++) online_row(o, k->target[i0 + i], i0 + i, l + i * nb, k->v0, nb, D, grad);
     if (!grad) return;
     if (k->bn) kn_sgemm_bpacked(KN_N, rows, 0, D, 1.0f, l, nb, k->bn, 1.0f, o->acc + i0 * D, D);
     else kn_sgemm(KN_N, KN_N, rows, D, nb, 1.0f, l, nb, k->w + k->v0 * D, D, 1.0f, o->acc + i0 * D, D);
-}
-
-/* All rows at once, one vocabulary block: logits GEMM, row-parallel update, acc GEMM. */
-static void online_rows_block(const xent_online *o, const float *h, const float *w,
-                              const int32_t *target, int64_t D, int64_t v0, int64_t nb, bool grad) {
-    int64_t n = o->rows;
-    kn_sgemm(KN_N, KN_T, n, nb, D, 1.0f, h, D, w + v0 * D, D, 0.0f, o->lg, nb);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) online_row(o, target[i], i, o->lg + i * nb, v0, nb, D, grad);
-    if (grad) kn_sgemm(KN_N, KN_N, n, D, nb, 1.0f, o->lg, nb, w + v0 * D, D, 1.0f, o->acc, D);
 }
 
 /* Thread t of nt: its share of the rows through every vocabulary block; the shares of the
@@ -190,8 +183,11 @@ static kn_xent_result xent_online_run(xent_online *o, const float *h, const floa
     for (int64_t i = 0; i < n; i++) o->m[i] = -INFINITY, o->s[i] = 0, o->ly[i] = 0;
     if (dh) memset(o->acc, 0, (size_t)(n * D) * sizeof(float));
     if (o->lg) {
-        for (int64_t v0 = 0; v0 < V; v0 += o->vb)
-            online_rows_block(o, h, w, target, D, v0, V - v0 < o->vb ? V - v0 : o->vb, dh != NULL);
+        for (int64_t v0 = 0; v0 < V; v0 += o->vb) {
+            xent_block k = {.h = h, .w = w, .target = target, .D = D, .v0 = v0,
+                            .nb = V - v0 < o->vb ? V - v0 : o->vb};
+            online_tile(o, &k, 0, n, o->lg, dh != NULL);
+        }
     } else {
         int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
 #pragma omp parallel num_threads(nt)
