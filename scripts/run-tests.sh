@@ -5,8 +5,11 @@
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_on_error=1}
 fuzz_seconds=${FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 30 || echo 5)}
+# CI replays one fixed seed so that its verdict does not depend on the clock; elsewhere each
+# run picks a new one (printed first) and explores new inputs.
+if [ "${CI:-}" = true ]; then export FUZZ_SEED=${FUZZ_SEED:-20261128}; fi
 passed=0; failed=0; skipped=0
 log=$(mktemp)
 run_one() { # name, command...
@@ -14,7 +17,9 @@ run_one() { # name, command...
     if "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
     line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
     if [ -z "$line" ]; then
-        echo "$name: crashed or printed no summary (exit $rc)"; sed 's/^/  | /' "$log" | tail -n 40
+        echo "$name: crashed or printed no summary (exit $rc)"
+        if [ "$(wc -l <"$log")" -gt 41 ]; then sed 's/^/  | /' "$log" | head -n 1; echo "  | ..."; fi
+        sed 's/^/  | /' "$log" | tail -n 40
         failed=$((failed + 1)); return
     fi
     p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")

@@ -43,17 +43,25 @@ static tv *lst(rstate *rs, size_t n, taint t) {
 }
 
 /* ---- attribute paths ("a.b", "0") for sort/map/selectattr/... ---- */
+/* Like Jinja's attribute getter: a string is split on dots and an all-digit part is an
+ * index; none is the item itself; any other value (an int, a list ...) is one key. */
+static bool digits_only(const char *s, size_t n) {
+    if (!n || n > 18) return false; /* 18 digits always fit a long */
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
 static tv *attr_path(rstate *rs, const node *at, tv *item, tv *path) {
-    if (path->kind == TV_INT) return eval_getitem(rs, at, item, path);
+    if (path->kind == TV_NONE) return item;
+    if (path->kind != TV_STR) return eval_getitem(rs, at, item, path);
     const char *s = path->u.str.s;
     size_t n = path->u.str.n;
     for (size_t i = 0; i <= n;) {
         const char *dot = memchr(s + i, '.', n - i);
         size_t e = dot ? (size_t)(dot - s) : n;
         tv *key;
-        char *end;
-        long idx = strtol(s + i, &end, 10);
-        if (e > i && end == s + e) key = tv_int(rs, idx, 0);
+        if (digits_only(s + i, e - i)) key = tv_int(rs, strtol(s + i, NULL, 10), 0);
         else key = tv_strn(rs, s + i, e - i, 0);
         item = eval_getitem(rs, at, item, key);
         i = e + 1;
@@ -392,7 +400,7 @@ static tv *f_select(const fargs *F, bool want, bool byattr) {
     tv *items = tv_iterable(F->rs, F->at, F->v);
     size_t base = byattr ? 1 : 0;
     tv *attr = byattr ? arg(F, 0, NULL) : NULL;
-    if (byattr && (!attr || attr->kind != TV_STR)) rs_fail(F->rs, F->at, NT_EINVAL, "selectattr needs an attribute name");
+    if (byattr && !attr) rs_fail(F->rs, F->at, NT_EINVAL, "Missing parameter for attribute name");
     tv *test = F->na > base ? F->a[base] : NULL;
     tv *out = lst(F->rs, items->u.list.n, items->t);
     for (size_t i = 0; i < items->u.list.n; i++) {

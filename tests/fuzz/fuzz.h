@@ -9,16 +9,21 @@
  * argv[1] is the duration in seconds (default 5), FUZZ_SEED the RNG seed (default: time).
  * Inputs are mutated seeds (bit flips, byte sets, interesting integers, inserts, deletes,
  * splices, truncations). A crash, sanitizer report or leak aborts the process, and the seed
- * is printed first so the run can be reproduced. The closing line is the harness's
- * "name: 1 passed, 0 failed, 0 skipped". */
+ * is printed first so the run can be reproduced. On a sanitizer report or an abort the input
+ * that caused it is printed last, as a C string, because a CI log often keeps only its tail.
+ * The closing line is the harness's "name: 1 passed, 0 failed, 0 skipped". */
 #ifndef NEWT_FUZZ_H
 #define NEWT_FUZZ_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 typedef struct {
     uint8_t **items;
@@ -95,6 +100,36 @@ static inline void fuzz_mutate(uint8_t *buf, size_t *n, size_t cap, const fuzz_c
 static void fuzz_seeds(fuzz_corpus *c);
 static void fuzz_target(const uint8_t *data, size_t n);
 
+/* The input under test, for the crash report (a fuzz program is single-threaded). */
+static struct {
+    const char *name;
+    unsigned long long seed;
+    const uint8_t *data;
+    size_t n;
+} fuzz_now_;
+
+static void fuzz_report_(void) {
+    if (!fuzz_now_.data) return;
+    const uint8_t *d = fuzz_now_.data;
+    size_t n = fuzz_now_.n, shown = n < 4096 ? n : 4096;
+    fprintf(stderr, "\n%s: FUZZ_SEED=%llu failed on this %zu-byte input%s:\n\"", fuzz_now_.name, fuzz_now_.seed,
+            n, shown < n ? " (first 4096 bytes)" : "");
+    for (size_t i = 0; i < shown; i++) {
+        if (d[i] == '"' || d[i] == '\\') fprintf(stderr, "\\%c", d[i]);
+        else if (d[i] == '\n') fputs("\\n\"\n\"", stderr);
+        else if (d[i] >= 32 && d[i] < 127) fputc(d[i], stderr);
+        else fprintf(stderr, "\\%03o", d[i]); /* octal: never swallows a following digit past 3 */
+    }
+    fputs("\"\n", stderr);
+    fuzz_now_.data = NULL;
+}
+
+static void fuzz_on_abort_(int sig) {
+    fuzz_report_();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static inline int fuzz_main_(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     const char *env = getenv("FUZZ_SEED");
@@ -103,11 +138,20 @@ static inline int fuzz_main_(int argc, char **argv) {
     name = name ? name + 1 : argv[0];
     fprintf(stderr, "%s: FUZZ_SEED=%llu, %.0f s\n", name, (unsigned long long)seed, seconds);
     uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    fuzz_now_.name = name;
+    fuzz_now_.seed = (unsigned long long)seed;
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_set_death_callback(fuzz_report_);
+#endif
+    signal(SIGABRT, fuzz_on_abort_);
     fuzz_corpus c = {0};
     fuzz_seeds(&c);
     size_t maxlen = 0;
     for (size_t i = 0; i < c.n; i++) {
+        fuzz_now_.data = c.items[i];
+        fuzz_now_.n = c.lens[i];
         fuzz_target(c.items[i], c.lens[i]);
+        fuzz_now_.data = NULL;
         if (c.lens[i] > maxlen) maxlen = c.lens[i];
     }
     size_t cap = maxlen + 4096;
@@ -129,7 +173,10 @@ static inline int fuzz_main_(int argc, char **argv) {
         uint8_t *input = malloc(n ? n : 1);
         if (!input) abort();
         memcpy(input, buf, n);
+        fuzz_now_.data = input;
+        fuzz_now_.n = n;
         fuzz_target(input, n);
+        fuzz_now_.data = NULL;
         free(input);
     }
     free(buf);

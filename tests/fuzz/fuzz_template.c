@@ -29,6 +29,8 @@ static void fuzz_seeds(fuzz_corpus *c) {
         "{{ tools | tojson }}{{ messages[-1:] }}{{ 'a b'.split() }}{{ {'k': [1, 2][::-1]} | dictsort }}{{ raise_exception('boom') if false }}",
         "  {% if add_generation_prompt -%}\n  x {#- c -#} {{- ' y ' | trim }}\n{%- endif %}\n{% raw %}{{ z }}{% endraw %}",
         "{% set x %}{{ 1 / 3 }}{% endset %}{{ x | replace('3', '4') | indent(2, true) }}{{ (messages | first).content }}{{ 2 ** 8 // 3 % 5 }}",
+        /* once crashed: an attribute path that is not a string */
+        "{{ messages | map(attribute='role' | join > ',') | list }}{{ messages | selectattr(none) | map(attribute=0) | list }}",
         "{% for m in messages %}{% if m.tool_calls %}{% for c in m.tool_calls %}{{ c.function.arguments | tojson }}{% endfor %}{% endif %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}",
     };
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) fuzz_add(c, seeds[i], strlen(seeds[i]));
