@@ -98,14 +98,41 @@ static void merge_sort(sortctx *c, tv **k, tv **v, tv **tk, tv **tvv, size_t n) 
     memcpy(v, tvv, n * sizeof *v);
 }
 
-/* Stable sort of items by key(item) (attribute path, case folding), optionally reversed. */
-static tv *sorted(rstate *rs, const node *at, tv *items, tv *attr, bool cs, bool rev) {
+/* sort's attribute "a,b.c" names several keys, compared in turn as a list (Jinja's multi
+ * attribute getter; the parts are not trimmed). Returns the parts, or NULL for one key. */
+static tv *attr_parts(rstate *rs, tv *attr) {
+    if (!attr || attr->kind != TV_STR || !memchr(attr->u.str.s, ',', attr->u.str.n)) return NULL;
+    const char *s = attr->u.str.s;
+    size_t n = attr->u.str.n, np = 1;
+    for (size_t i = 0; i < n; i++) np += s[i] == ',';
+    tv *parts = lst(rs, np, 0);
+    for (size_t i = 0; i <= n;) {
+        const char *c = memchr(s + i, ',', n - i);
+        size_t e = c ? (size_t)(c - s) : n;
+        parts->u.list.items[parts->u.list.n++] = tv_strn(rs, s + i, e - i, 0);
+        i = e + 1;
+    }
+    return parts;
+}
+
+static tv *item_key(rstate *rs, const node *at, tv *item, tv *attr, tv *parts, bool cs) {
+    if (!parts) return sort_key(rs, attr ? attr_path(rs, at, item, attr) : item, cs);
+    tv *k = lst(rs, parts->u.list.n, 0);
+    for (size_t j = 0; j < parts->u.list.n; j++)
+        k->u.list.items[k->u.list.n++] = sort_key(rs, attr_path(rs, at, item, parts->u.list.items[j]), cs);
+    return k;
+}
+
+/* Stable sort of items by key(item) (attribute path or paths, case folding), optionally
+ * reversed. multi: the attribute may list several paths (sort does, dictsort does not). */
+static tv *sorted(rstate *rs, const node *at, tv *items, tv *attr, bool multi, bool cs, bool rev) {
     size_t n = items->u.list.n;
     tv **k = rs_alloc(rs, (n + 1) * sizeof *k), **v = rs_alloc(rs, (n + 1) * sizeof *v);
     tv **t1 = rs_alloc(rs, (n + 1) * sizeof *k), **t2 = rs_alloc(rs, (n + 1) * sizeof *v);
+    tv *parts = multi ? attr_parts(rs, attr) : NULL;
     for (size_t i = 0; i < n; i++) {
         v[i] = items->u.list.items[rev ? n - 1 - i : i];
-        k[i] = sort_key(rs, attr ? attr_path(rs, at, v[i], attr) : v[i], cs);
+        k[i] = item_key(rs, at, v[i], attr, parts, cs);
     }
     sortctx c = {rs, at, cs};
     merge_sort(&c, k, v, t1, t2, n);
@@ -257,14 +284,14 @@ static tv *f_dictsort(const fargs *F) {
     tv *by = arg(F, 1, "by");
     bool rev = arg_bool(F, 2, "reverse", false);
     int pos = by && by->kind == TV_STR && !strcmp(by->u.str.s, "value") ? 1 : 0;
-    return sorted(F->rs, F->at, pairs, tv_int(F->rs, pos, 0), cs, rev);
+    return sorted(F->rs, F->at, pairs, tv_int(F->rs, pos, 0), false, cs, rev);
 }
 
 static tv *f_sort(const fargs *F) {
     bool rev = arg_bool(F, 0, "reverse", false);
     bool cs = arg_bool(F, 1, "case_sensitive", false);
     tv *attr = arg(F, 2, "attribute");
-    return sorted(F->rs, F->at, tv_iterable(F->rs, F->at, F->v), attr, cs, rev);
+    return sorted(F->rs, F->at, tv_iterable(F->rs, F->at, F->v), attr, true, cs, rev);
 }
 
 static tv *f_unique(const fargs *F) {
