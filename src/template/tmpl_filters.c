@@ -43,8 +43,6 @@ static tv *lst(rstate *rs, size_t n, taint t) {
 }
 
 /* ---- attribute paths ("a.b", "0") for sort/map/selectattr/... ---- */
-/* Like Jinja's attribute getter: a string is split on dots and an all-digit part is an
- * index; none is the item itself; any other value (an int, a list ...) is one key. */
 static bool digits_only(const char *s, size_t n) {
     if (!n || n > 18) return false; /* 18 digits always fit a long */
     for (size_t i = 0; i < n; i++)
@@ -52,6 +50,8 @@ static bool digits_only(const char *s, size_t n) {
     return true;
 }
 
+/* Like Jinja's attribute getter: a string is split on dots and an all-digit part is an
+ * index; none is the item itself; any other value (an int, a list ...) is one key. */
 static tv *attr_path(rstate *rs, const node *at, tv *item, tv *path) {
     if (path->kind == TV_NONE) return item;
     if (path->kind != TV_STR) return eval_getitem(rs, at, item, path);
