@@ -199,8 +199,13 @@ TEST(bitwise_deterministic_across_calls_and_thread_counts) {
         float *r1 = det_run(g, A, B, 1), *r0 = det_run(g, A, B, 0);
         size_t bytes = (size_t)(g->M * g->ldc) * sizeof(float);
         CHECK(memcmp(r2, r2b, bytes) == 0);
-        CHECK(memcmp(r2, r1, bytes) == 0);
-        CHECK(memcmp(r2, r0, bytes) == 0);
+        /* Across thread counts only newt's own kernel promises the same bits (each C tile is
+         * summed in one fixed order); OpenBLAS (NEWT_GEMM=blas, or a CPU without AVX-512)
+         * does not, and its bits do change with the thread count. */
+        if (kn_sgemm_own()) {
+            CHECK(memcmp(r2, r1, bytes) == 0);
+            CHECK(memcmp(r2, r0, bytes) == 0);
+        }
         free(A), free(B), free(r2), free(r2b), free(r1), free(r0);
     }
 }
