@@ -140,7 +140,9 @@ static void head_block(void *ctx, int64_t r0, int64_t nr, const float *rows) {
  * gradient in blocks of 256 vocabulary rows (a multiple of 8-bit AdamW's 256-value blocks
  * for any D) when the batch's logits are no larger than a [V, D] gradient plus a chunk of
  * logits, else whole from scratch; a tied one collects into m->tied_g for the embedding's
- * turn in the backward. */
+ * turn in the backward. Blocks need newt's own GEMM: its bits for a row of dW do not depend
+ * on how many rows one call computes, OpenBLAS's do, and the update must stay exactly the
+ * one the gradient buffers give. */
 kn_xent_result m4_sink_head(m4_model *m, const int32_t *tg, int64_t count, float scale) {
     int64_t N = m->ctx.N, D = m->cfg.hidden_size, V = m->cfg.vocab_size;
     int64_t chunk = m->opt.xent_chunk < N ? m->opt.xent_chunk : N;
@@ -149,7 +151,7 @@ kn_xent_result m4_sink_head(m4_model *m, const int32_t *tg, int64_t count, float
     if (ih < 0 || !m->trainable[ih])
         return kn_lmhead_xent(m->final_norm, m->p.lm_head, tg, N, D, V, scale, m->dfinal, m->tied_g, NULL,
                               m4_scratch(m, chunk * V, false), chunk);
-    if (N <= chunk + D) {
+    if (N <= chunk + D && strcmp(kn_sgemm_impl(), "avx512") == 0) {
         enum { VB = 256 };
         head_ctx hc = {m, (size_t)ih, D};
         return kn_lmhead_xent_dw_blocks(m->final_norm, m->p.lm_head, tg, N, D, V, scale, m->dfinal,

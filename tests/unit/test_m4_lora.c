@@ -318,8 +318,10 @@ static void check_expert_threads(tn_dtype dt) {
     CHECK_MSG(memcmp(&L[0], &L[1], sizeof L[0]) == 0, "loss %.9g vs %.9g", L[0], L[1]);
     CHECK(memcmp(lg[0], lg[1], (size_t)nl * sizeof(float)) == 0);
     CHECK(memcmp(m4_lora_grads(m[0]), m4_lora_grads(m[1]), (size_t)m4_lora_num_floats(m[0]) * sizeof(float)) == 0);
-    /* the parallel run took scratch on both threads' arenas, the serial one on neither */
-    CHECK(m[0]->n_tscratch == 2 && m[0]->tscratch[0].high_water > 0 && m[0]->tscratch[1].high_water > 0);
+    /* the parallel run took scratch on the threads' arenas, the serial one on neither (the
+     * dynamic schedule does not promise every thread an expert: with OpenBLAS the master
+     * thread was seen to take none) */
+    CHECK(m[0]->n_tscratch == 2 && m[0]->tscratch[0].high_water + m[0]->tscratch[1].high_water > 0);
     CHECK(m[1]->n_tscratch == 2 && m[1]->tscratch[0].high_water == 0 && m[1]->tscratch[1].high_water == 0);
     omp_set_num_threads(threads);
     for (int i = 0; i < 2; i++) {
