@@ -353,8 +353,9 @@ static tv *f_round(const fargs *F) {
     const char *meth = m && m->kind == TV_STR ? m->u.str.s : "common";
     if (F->v->kind == TV_INT && !strcmp(meth, "common") && prec >= 0) return F->v; /* round(int) is int */
     double scale = pow(10.0, prec);
-    if (!strcmp(meth, "floor")) return tv_float(F->rs, floor(x * scale) / scale, F->v->t);
-    if (!strcmp(meth, "ceil")) return tv_float(F->rs, ceil(x * scale) / scale, F->v->t);
+    if (!strcmp(meth, "floor")) return tv_float(F->rs, (floor(x * scale) + 0.0) / scale, F->v->t);
+    /* Jinja2 divides math.ceil's int result: a zero is +0.0 even for a negative input */
+    if (!strcmp(meth, "ceil")) return tv_float(F->rs, (ceil(x * scale) + 0.0) / scale, F->v->t);
     if (strcmp(meth, "common")) rs_fail(F->rs, F->at, NT_EINVAL, "method must be common, ceil or floor");
     if (prec >= 0 && isfinite(x)) { /* Python round(): correctly rounded, ties to even */
         char buf[400];
