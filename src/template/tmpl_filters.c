@@ -610,6 +610,17 @@ bool apply_test_id(rstate *rs, const node *at, int id, const char *name, tv *v, 
     }
 }
 
+static bool same_str(const tv *a, const tv *b) {
+    return a->u.str.n == b->u.str.n && !memcmp(a->u.str.s, b->u.str.s, a->u.str.n);
+}
+
+/* Python's str(v).islower() / .isupper(): no character of the other case and at least one
+ * cased character (one the opposite mapping changes). */
+static bool test_case(rstate *rs, const node *at, tv *v, bool lower) {
+    tv *s = v->kind == TV_STR ? v : tv_to_str(rs, at, v);
+    return same_str(str_case(rs, s, lower ? 1 : 0), s) && !same_str(str_case(rs, s, lower ? 0 : 1), s);
+}
+
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, size_t na) {
     rs_step(rs, at);
     if (!strcmp(name, "defined")) return v->kind != TV_UNDEF;
@@ -625,13 +636,13 @@ bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, siz
     if (!strcmp(name, "mapping")) return v->kind == TV_DICT;
     if (!strcmp(name, "iterable"))
         return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEF;
-    if (!strcmp(name, "sequence")) return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT;
-    if (!strcmp(name, "callable")) return v->kind == TV_FUNC || v->kind == TV_MACRO;
-    if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-        if (v->kind != TV_STR) return false;
-        tv *c = str_case(rs, v, name[0] == 'l' ? 1 : 0);
-        return !memcmp(c->u.str.s, v->u.str.s, v->u.str.n);
-    }
+    /* Jinja2: a sequence has len() and __getitem__, a callable __call__; Undefined has all
+     * three, the loop object is callable */
+    if (!strcmp(name, "sequence"))
+        return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEF;
+    if (!strcmp(name, "callable"))
+        return v->kind == TV_FUNC || v->kind == TV_MACRO || v->kind == TV_UNDEF || v->kind == TV_LOOP;
+    if (!strcmp(name, "lower") || !strcmp(name, "upper")) return test_case(rs, at, v, name[0] == 'l');
     if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
         if (v->kind == TV_UNDEF) rs_undefined_fail(rs, at, v);
         if (v->kind != TV_INT && v->kind != TV_BOOL)
