@@ -224,7 +224,11 @@ static void exec_stmt(rstate *rs, const node *n) {
         tv *v = capture(rs, n->a);
         tv **args = rs_alloc(rs, (n->nkids + 1) * sizeof(tv *));
         for (size_t k = 0; k < n->nkids; k++) args[k] = eval(rs, n->kids[k]);
-        emit(rs, apply_filter(rs, n, n->name, v, args, n->nkids, NULL, NULL, 0), 0);
+        tv *r = apply_filter(rs, n, n->name, v, args, n->nkids, NULL, NULL, 0);
+        /* Jinja2 joins the filter's result as a one-item sequence of strings */
+        if (r->kind != TV_STR)
+            rs_fail(rs, n, NT_EINVAL, "sequence item 0: expected str instance, %s found", tv_type_name(r));
+        emit(rs, r, 0);
         return;
     }
     default: rs_fail(rs, n, NT_EINVAL, "not a statement");
