@@ -645,13 +645,10 @@ bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, siz
     if (!strcmp(name, "lower") || !strcmp(name, "upper")) return test_case(rs, at, v, name[0] == 'l');
     if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
         if (v->kind == TV_UNDEF) rs_undefined_fail(rs, at, v);
-        if (v->kind != TV_INT && v->kind != TV_BOOL)
-            rs_fail(rs, at, NT_EINVAL, "test '%s' needs an integer", name);
-        int64_t x = v->kind == TV_INT ? v->u.i : v->u.b;
-        if (name[0] == 'o') return (x & 1) != 0;
-        if (name[0] == 'e') return (x & 1) == 0;
-        if (!na || a[0]->kind != TV_INT || !a[0]->u.i) rs_fail(rs, at, NT_EINVAL, "divisibleby needs a non-zero integer");
-        return x % a[0]->u.i == 0;
+        /* Jinja2: value % 2 == 1, value % 2 == 0, value % num == 0, with Python's % (floats too) */
+        if (name[0] == 'd' && !na) rs_fail(rs, at, NT_EINVAL, "test '%s' needs an argument", name);
+        tv *r = binop(rs, at, OP_MOD, v, name[0] == 'd' ? a[0] : tv_int(rs, 2, 0));
+        return tv_eq(r, tv_int(rs, name[0] == 'o', 0));
     }
     if (!na) rs_fail(rs, at, NT_EINVAL, "test '%s' needs an argument", name);
     tv *b = a[0];
