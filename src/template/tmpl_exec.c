@@ -119,6 +119,9 @@ static void exec_for(rstate *rs, const node *n) {
     taint saved_ctl = rs->ctl;
     taint seq_t = seq->t && TAINT_MSG(seq->t) >= 0 ? seq->t : 0;
     if (++rs->depth > rs->max_depth) rs_fail(rs, n, NT_ELIMIT, "loops nested too deeply");
+    /* Jinja2 clears its "else" flag at the end of the body, so the else block also runs when
+     * every iteration ended in {% continue %} or the first in {% break %} */
+    bool completed = false;
     for (L.i = 0; L.i < L.n; L.i++) {
         rs_step(rs, n);
         tv *item = items->u.list.items[L.i];
@@ -135,10 +138,11 @@ static void exec_for(rstate *rs, const node *n) {
         rs->ctl = saved_ctl;
         int brk = rs->brk;
         rs->brk = 0;
+        if (!brk) completed = true;
         if (brk == 1) break;
     }
     rs->depth--;
-    if (!L.n && n->kids[1]) exec_body(rs, n->kids[1]);
+    if (!completed && n->kids[1]) exec_body(rs, n->kids[1]);
 }
 
 static void exec_setattr(rstate *rs, const node *n) {

@@ -144,7 +144,8 @@ def classify(orc, nt):
     return None if ok else ("c", norm(want) + "  <>  " + norm(re.sub(r"^t:\d+:\d+: ", "", got_s)))
 
 
-OBJ_REPR = re.compile(r"<(generator|function|built-in|bound method|Macro|LoopContext|jinja2|Cycler|Joiner|Namespace|Undefined|class)\\b")
+OBJ_REPR = re.compile(r"<(generator|function|built-in|bound method|Macro|LoopContext|jinja2|Cycler|Joiner|Namespace|"
+                      r"Undefined|class|list_reverseiterator|reversed|MACRO)\b|range\(")
 
 
 def norm(msg):
