@@ -511,9 +511,11 @@ static tv *f_lower(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 1);
 static tv *f_capitalize(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 2); }
 static tv *f_string(const fargs *F) { return str_of(F, F->v); }
 static tv *f_safe(const fargs *F) {
-    if (F->v->kind != TV_STR || F->v->safe) return F->v;
+    /* Markup(value): any value becomes its str() (a list too, so `[] | safe` is truthy) */
+    tv *s = str_of(F, F->v);
+    if (s->safe) return s;
     tv *m = tv_new(F->rs, TV_STR);
-    *m = *F->v;
+    *m = *s;
     m->safe = true;
     return m;
 }
