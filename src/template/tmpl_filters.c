@@ -220,6 +220,8 @@ static tv *f_first_last(const fargs *F, bool last) {
 
 static tv *f_int(const fargs *F) {
     tv *v = F->v, *d = arg(F, 0, "default");
+    /* int(Undefined) raises UndefinedError, which Jinja2's int/float filters do not catch */
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
     switch (v->kind) {
     case TV_INT: return v;
     case TV_BOOL: return tv_int(F->rs, v->u.b, v->t);
@@ -244,6 +246,7 @@ static tv *f_int(const fargs *F) {
 
 static tv *f_float(const fargs *F) {
     tv *v = F->v, *d = arg(F, 0, "default");
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
     if (v->kind == TV_FLOAT) return v;
     if (v->kind == TV_INT || v->kind == TV_BOOL) return tv_float(F->rs, v->kind == TV_INT ? (double)v->u.i : v->u.b, v->t);
     if (v->kind == TV_STR) {
