@@ -166,7 +166,9 @@ static size_t tag_end_at(lexer *L, bool block, int depth, char *mod) {
     size_t left = L->n - L->pos;
     char e = block ? '%' : '}';
     *mod = 0;
-    if (left >= 3 && (p[0] == '-' || p[0] == '+') && p[1] == e && p[2] == '}' && (block || depth == 0)) {
+    /* `+` marks only a block's end; in a {{ }} it is the operator */
+    if (left >= 3 && (p[0] == '-' || (p[0] == '+' && block)) && p[1] == e && p[2] == '}' &&
+        (block || depth == 0)) {
         *mod = p[0];
         return 3;
     }

@@ -207,8 +207,10 @@ static node *primary(parser *P) {
         break;
     default: break;
     }
-    pfail(P, tk, "unexpected token '%s'", tk->kind == T_EOF ? "end of template" :
-          tk->kind == T_VAR_END ? "}}" : tk->kind == T_BLOCK_END ? "%}" : tk->s ? tk->s : "?");
+    /* Jinja2 describes the token (lexer.describe_token) */
+    pfail(P, tk, "unexpected '%s'", tk->kind == T_EOF ? "end of template" :
+          tk->kind == T_VAR_END ? "end of print statement" :
+          tk->kind == T_BLOCK_END ? "end of statement block" : tk->s ? tk->s : "?");
 }
 
 /* [a], [a:b:c] after the '['. */
