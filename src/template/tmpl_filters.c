@@ -380,6 +380,19 @@ static tv *f_abs(const fargs *F) {
 }
 
 /* Jinja2's indent: lines after the first get the prefix (blank lines only with blank=True). */
+/* Length of a str.splitlines() line break at s[i] (\n \r \r\n \v \f \x1c-\x1e U+0085 U+2028
+ * U+2029), 0 if none. */
+static size_t line_break_len(const char *s, size_t n, size_t i) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\r') return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
+    if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) return 1;
+    if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) return 2;
+    if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+        ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
+        return 3;
+    return 0;
+}
+
 static tv *f_indent(const fargs *F) {
     tv *w = arg(F, 0, "width");
     bool first = arg_bool(F, 1, "first", false), blank = arg_bool(F, 2, "blank", false);
@@ -392,16 +405,27 @@ static tv *f_indent(const fargs *F) {
         memset(sp, ' ', (size_t)n);
         ind = tv_strn(F->rs, sp, (size_t)n, 0);
     }
-    tv *s = str_of(F, F->v);
+    tv *v = F->v;
+    /* Jinja2 first does `s += "\n"`: only strings get through */
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
+    if (v->kind == TV_LIST) rs_fail(F->rs, F->at, NT_EINVAL, "'list' object has no attribute 'splitlines'");
+    if (v->kind != TV_STR)
+        rs_fail(F->rs, F->at, NT_EINVAL, "unsupported operand type(s) for +=: '%s' and 'str'", tv_type_name(v));
+    /* the lines of s + "\n" by str.splitlines, joined by "\n" (+ the indentation) */
+    tv *s = tv_concat(F->rs, v, tv_lit(F->rs, "\n"));
     sbuild sb = {0};
     size_t i = 0, n = s->u.str.n, line = 0;
     if (first) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
     while (i < n) {
-        const char *nl = memchr(s->u.str.s + i, '\n', n - i);
-        size_t e = nl ? (size_t)(nl - s->u.str.s) : n;
-        if (line > 0 && (blank || e > i)) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
-        sb_add(F->rs, &sb, s, i, nl ? e + 1 : e);
-        i = nl ? e + 1 : n;
+        size_t e = i, bl = 0;
+        while (e < n && !(bl = line_break_len(s->u.str.s, n, e))) e++;
+        if (line > 0) {
+            if (s->u.str.s[i - 1] == '\n') sb_add(F->rs, &sb, s, i - 1, i); /* keeps its provenance */
+            else sb_lit(F->rs, &sb, "\n", 1, 0);
+            if (blank || e > i) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
+        }
+        sb_add(F->rs, &sb, s, i, e);
+        i = e + bl;
         line++;
     }
     return sb_finish(F->rs, &sb, s->t);
