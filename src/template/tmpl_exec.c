@@ -1,5 +1,6 @@
 /* Statement execution and output with provenance: text and {{ }} output, if/for/set/macro/
  * call/generation, loop controls, and the attribution of template text to messages. */
+#include <stdio.h>
 #include <string.h>
 
 #include "template/tmpl_int.h"
@@ -266,15 +267,24 @@ tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const
         else varargs->u.list.items[i - np] = args[i];
     }
     tv *kwargs = tv_dict(rs, nkw + 1);
+    char mname[200]; /* repr of Jinja2's Macro.name: None for a {% call %} body */
+    snprintf(mname, sizeof mname, def->kind == N_CALLBLOCK ? "None" : "'%.190s'", def->name);
+    if (caller && !(def->op & (MACRO_USES_CALLER | MACRO_USES_KWARGS)))
+        rs_fail(rs, at, NT_EINVAL, "macro %s was invoked with two values for the special caller "
+                "argument. This is most likely a bug.", mname);
     for (size_t k = 0; k < nkw; k++) {
         size_t i = 0;
         while (i < np && strcmp(def->kids[i]->name, kwn[k])) i++;
-        if (i == np) tv_dict_put(rs, kwargs, tv_lit(rs, kwn[k]), kwv[k]);
-        else if (i < nargs)
-            rs_fail(rs, at, NT_EINVAL, "macro '%s' got multiple values for argument '%s'",
-                    def->name ? def->name : "caller", kwn[k]);
-        else frame_set(rs, f, def->kids[i]->sym, kwv[k]);
+        if (i < np && i >= nargs) {
+            frame_set(rs, f, def->kids[i]->sym, kwv[k]);
+            continue;
+        }
+        if (!(def->op & MACRO_USES_KWARGS))
+            rs_fail(rs, at, NT_EINVAL, "macro %s takes no keyword argument '%s'", mname, kwn[k]);
+        tv_dict_put(rs, kwargs, tv_lit(rs, kwn[k]), kwv[k]);
     }
+    if (nargs > np && !(def->op & MACRO_USES_VARARGS))
+        rs_fail(rs, at, NT_EINVAL, "macro %s takes not more than %zu argument(s)", mname, np);
     for (size_t i = nargs; i < np; i++) {
         const node *p = def->kids[i];
         bool bound = false;

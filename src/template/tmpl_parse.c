@@ -600,6 +600,18 @@ static node *stmt_set(parser *P, const tok *at) {
     return n;
 }
 
+/* MACRO_USES_* bits of the names read anywhere under n. */
+static uint8_t names_used(const tmpl *t, const node *n) {
+    if (!n) return 0;
+    uint8_t m = 0;
+    if (n->kind == N_NAME)
+        m = (n->sym == t->sym_varargs ? MACRO_USES_VARARGS : 0) | (n->sym == t->sym_kwargs ? MACRO_USES_KWARGS : 0) |
+            (n->sym == t->sym_caller ? MACRO_USES_CALLER : 0);
+    m |= names_used(t, n->a) | names_used(t, n->b) | names_used(t, n->c) | names_used(t, n->d);
+    for (size_t i = 0; i < n->nkids; i++) m |= names_used(t, n->kids[i]);
+    return m;
+}
+
 /* Macro / call parameters: (a, b=default). */
 static void params(parser *P, node *n) {
     nvec v = {0};
@@ -629,6 +641,7 @@ static node *stmt_macro(parser *P, const tok *at) {
     static const char *const end[] = {"endmacro", NULL};
     const char *which;
     n->a = body(P, end, &which);
+    n->op = names_used(P->t, n->a);
     if (peek(P)->kind == T_NAME) next(P); /* {% endmacro name %} */
     expect_block_end(P);
     return n;
@@ -644,6 +657,7 @@ static node *stmt_call(parser *P, const tok *at) {
     static const char *const end[] = {"endcall", NULL};
     const char *which;
     n->a = body(P, end, &which);
+    n->op = names_used(P->t, n->a);
     expect_block_end(P);
     return n;
 }
