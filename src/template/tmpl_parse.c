@@ -37,8 +37,25 @@ _Noreturn static void pfail(parser *P, const tok *at, const char *fmt, const cha
 static bool is_op(const tok *tk, const char *op) { return tk->kind == T_OP && !strcmp(tk->s, op); }
 static bool is_name(const tok *tk, const char *nm) { return tk->kind == T_NAME && !strcmp(tk->s, nm); }
 
+/* A token as Jinja2's lexer.describe_token names it in syntax errors. */
+static const char *describe_tok(const tok *tk) {
+    switch (tk->kind) {
+    case T_EOF: return "end of template";
+    case T_VAR_END: return "end of print statement";
+    case T_BLOCK_END: return "end of statement block";
+    case T_STRING: return "string";
+    case T_INT: return "integer";
+    case T_FLOAT: return "float";
+    default: return tk->s ? tk->s : "?";
+    }
+}
+
 static void expect_op(parser *P, const char *op) {
-    if (!is_op(peek(P), op)) pfail(P, peek(P), "expected '%s'", op);
+    if (!is_op(peek(P), op)) {
+        char m[160];
+        snprintf(m, sizeof m, "expected token '%s', got '%.100s'", op, describe_tok(peek(P)));
+        pfail(P, peek(P), "%s", m);
+    }
     next(P);
 }
 
@@ -207,10 +224,7 @@ static node *primary(parser *P) {
         break;
     default: break;
     }
-    /* Jinja2 describes the token (lexer.describe_token) */
-    pfail(P, tk, "unexpected '%s'", tk->kind == T_EOF ? "end of template" :
-          tk->kind == T_VAR_END ? "end of print statement" :
-          tk->kind == T_BLOCK_END ? "end of statement block" : tk->s ? tk->s : "?");
+    pfail(P, tk, "unexpected '%s'", describe_tok(tk));
 }
 
 /* [a], [a:b:c] after the '['. */
@@ -281,7 +295,8 @@ static bool starts_primary(const tok *tk) {
     if (tk->kind == T_STRING || tk->kind == T_INT || tk->kind == T_FLOAT) return true;
     if (tk->kind == T_OP) return is_op(tk, "(") || is_op(tk, "[") || is_op(tk, "{");
     if (tk->kind != T_NAME) return false;
-    static const char *const stop[] = {"else", "or", "and", "is", "in", "not", "if"};
+    /* Jinja2's parse_test: any other name (in, not, if, ...) is read as the argument */
+    static const char *const stop[] = {"else", "or", "and"};
     for (size_t i = 0; i < sizeof stop / sizeof *stop; i++)
         if (!strcmp(tk->s, stop[i])) return false;
     return true;
@@ -310,7 +325,10 @@ static node *filters(parser *P, node *n) {
             t->shape = tmpl_test_is_shape(t->name);
             nvec v = {0};
             if (is_op(peek(P), "(")) call_args(P, &v);
-            else if (starts_primary(peek(P))) nv_push(&v, postfix(P, primary(P)));
+            else if (starts_primary(peek(P))) {
+                if (is_name(peek(P), "is")) pfail(P, peek(P), "You cannot chain multiple tests with is%s", NULL);
+                nv_push(&v, postfix(P, primary(P)));
+            }
             set_kids(P, t, &v);
             n = t;
         } else if (is_op(tk, "(")) {
