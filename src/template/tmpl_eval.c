@@ -227,7 +227,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
     case TV_LIST: case TV_STR: {
         if (key->kind == TV_STR) return eval_getattr(rs, at, obj, key->u.str.s, key->u.str.n);
         /* a TypeError inside Jinja2's getitem: the item is Undefined */
-        if (key->kind != TV_INT && key->kind != TV_BOOL) return undef_item(rs, at, obj, key);
+        if ((key->kind != TV_INT && key->kind != TV_BOOL) || obj->gen) return undef_item(rs, at, obj, key);
         int64_t i = index_of(rs, at, key), n = tv_len(rs, at, obj);
         int64_t j = i < 0 ? i + n : i;
         if (j < 0 || j >= n) {

@@ -565,18 +565,23 @@ static tv *f_attr(const fargs *F) {
 typedef struct {
     const char *name;
     tv *(*fn)(const fargs *F);
+    bool gen; /* Jinja2's filter returns a generator or iterator (when it gives a list here) */
 } filter_def;
 
 static const filter_def FILTERS[] = {
-    {"tojson", f_tojson}, {"trim", f_trim}, {"length", f_length}, {"count", f_length},
-    {"first", f_first}, {"last", f_last}, {"join", f_join}, {"default", f_default}, {"d", f_default},
-    {"upper", f_upper}, {"lower", f_lower}, {"capitalize", f_capitalize}, {"title", f_title},
-    {"replace", f_replace}, {"string", f_string}, {"safe", f_safe}, {"int", f_int},
-    {"float", f_float}, {"list", f_list}, {"items", f_items}, {"dictsort", f_dictsort},
-    {"map", f_map}, {"select", f_sel}, {"reject", f_rej}, {"selectattr", f_selattr},
-    {"rejectattr", f_rejattr}, {"unique", f_unique}, {"indent", f_indent}, {"abs", f_abs},
-    {"round", f_round}, {"batch", f_batch}, {"sum", f_sum}, {"min", f_min}, {"max", f_max},
-    {"sort", f_sort}, {"reverse", f_reverse}, {"center", f_center}, {"attr", f_attr},
+    {"tojson", f_tojson, false}, {"trim", f_trim, false}, {"length", f_length, false},
+    {"count", f_length, false}, {"first", f_first, false}, {"last", f_last, false},
+    {"join", f_join, false}, {"default", f_default, false}, {"d", f_default, false},
+    {"upper", f_upper, false}, {"lower", f_lower, false}, {"capitalize", f_capitalize, false},
+    {"title", f_title, false}, {"replace", f_replace, false}, {"string", f_string, false},
+    {"safe", f_safe, false}, {"int", f_int, false}, {"float", f_float, false},
+    {"list", f_list, false}, {"items", f_items, true}, {"dictsort", f_dictsort, false},
+    {"map", f_map, true}, {"select", f_sel, true}, {"reject", f_rej, true},
+    {"selectattr", f_selattr, true}, {"rejectattr", f_rejattr, true}, {"unique", f_unique, true},
+    {"indent", f_indent, false}, {"abs", f_abs, false}, {"round", f_round, false},
+    {"batch", f_batch, true}, {"sum", f_sum, false}, {"min", f_min, false}, {"max", f_max, false},
+    {"sort", f_sort, false}, {"reverse", f_reverse, true}, {"center", f_center, false},
+    {"attr", f_attr, false},
 };
 
 int tmpl_filter_id(const char *name) {
@@ -589,7 +594,14 @@ tv *apply_filter_id(rstate *rs, const node *at, int id, const char *name, tv *v,
                     size_t nargs, const char **kwn, tv **kwv, size_t nkw) {
     fargs F = {rs, at, v, args, nargs, kwn, kwv, nkw};
     rs_step(rs, at);
-    if (id >= 0 && (size_t)id < sizeof FILTERS / sizeof *FILTERS) return FILTERS[id].fn(&F);
+    if (id >= 0 && (size_t)id < sizeof FILTERS / sizeof *FILTERS) {
+        tv *r = FILTERS[id].fn(&F);
+        if (!FILTERS[id].gen || r->kind != TV_LIST) return r;
+        tv *g = tv_new(rs, TV_LIST);
+        *g = *r;
+        g->gen = true;
+        return g;
+    }
     if (!strcmp(name, "e") || !strcmp(name, "escape") || !strcmp(name, "forceescape"))
         rs_fail(rs, at, NT_EUNSUPPORTED, "filter '%s' is not supported", name);
     rs_fail(rs, at, NT_EINVAL, "No filter named '%s'.", name);
@@ -668,7 +680,7 @@ bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, siz
     /* Jinja2: a sequence has len() and __getitem__, a callable __call__; Undefined has all
      * three, the loop object is callable */
     if (!strcmp(name, "sequence"))
-        return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEF;
+        return v->kind == TV_STR || (v->kind == TV_LIST && !v->gen) || v->kind == TV_DICT || v->kind == TV_UNDEF;
     if (!strcmp(name, "callable"))
         return v->kind == TV_FUNC || v->kind == TV_MACRO || v->kind == TV_UNDEF || v->kind == TV_LOOP;
     if (!strcmp(name, "lower") || !strcmp(name, "upper")) return test_case(rs, at, v, name[0] == 'l');

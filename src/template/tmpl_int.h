@@ -81,6 +81,8 @@ struct tv {
     uint8_t kind;
     bool safe;
     bool tup;    /* a tuple (prints with parentheses) */
+    bool gen;    /* a list standing for the generator a filter (map, select, ...) returns in
+                  * Jinja2: always true, no len() */
     taint t; /* value-level provenance (decides control-flow attribution) */
     union {
         bool b;
