@@ -344,6 +344,20 @@ static tv *f_sum(const fargs *F) {
     return acc;
 }
 
+/* Python's round(int, ndigits): an int, exact, ties to even (round(25, -1) is 20). */
+static int64_t round_int(const fargs *F, int64_t x, int prec) {
+    if (prec >= 0) return x;
+    if (prec < -18) return 0;
+    int64_t m = 1, out;
+    for (int k = 0; k < -prec; k++) m *= 10;
+    int64_t q = x / m, r = x % m;
+    if (r < 0) { q--; r += m; } /* floor division */
+    if (r > m - r || (r == m - r && (q & 1))) q++;
+    if (__builtin_mul_overflow(q, m, &out))
+        rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+    return out;
+}
+
 static tv *f_round(const fargs *F) {
     tv *p = arg(F, 0, "precision");
     tv *m = arg(F, 1, "method");
@@ -354,7 +368,8 @@ static tv *f_round(const fargs *F) {
         rs_fail(F->rs, F->at, NT_EINVAL, "type %s doesn't define __round__ method", tv_type_name(F->v));
     double x = F->v->kind == TV_FLOAT ? F->v->u.f : F->v->kind == TV_INT ? (double)F->v->u.i : F->v->u.b;
     const char *meth = m && m->kind == TV_STR ? m->u.str.s : "common";
-    if (F->v->kind == TV_INT && !strcmp(meth, "common") && prec >= 0) return F->v; /* round(int) is int */
+    if ((F->v->kind == TV_INT || F->v->kind == TV_BOOL) && !strcmp(meth, "common"))
+        return tv_int(F->rs, round_int(F, F->v->kind == TV_INT ? F->v->u.i : F->v->u.b, prec), F->v->t);
     double scale = pow(10.0, prec);
     if (!strcmp(meth, "floor")) return tv_float(F->rs, (floor(x * scale) + 0.0) / scale, F->v->t);
     /* Jinja2 divides math.ceil's int result: a zero is +0.0 even for a negative input */
