@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formats/json.h"
 #include "template/tmpl_int.h"
@@ -218,8 +219,83 @@ static tv *f_first_last(const fargs *F, bool last) {
     return x->t ? x : tv_retaint(F->rs, x, F->v->t);
 }
 
+/* Python's int(s, base) / float(s) syntax, s already stripped: a sign, digits of the base with
+ * single '_' between digits (after a 0x/0o/0b prefix too), for floats '.', an exponent, inf,
+ * infinity, nan. Writes the number without '_' and prefix to out (cap bytes); false if s is not
+ * one. *base 0 is resolved from the prefix. */
+static int digit_of(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+    return 99;
+}
+
+static bool py_num_text(const char *s, size_t n, bool flt, int *base, char *out, size_t cap) {
+    size_t i = 0, o = 0;
+    if (n + 1 > cap) return false;
+    if (i < n && (s[i] == '+' || s[i] == '-')) out[o++] = s[i++];
+    if (flt) {
+        static const char *const words[] = {"inf", "infinity", "nan"};
+        for (int k = 0; k < 3; k++)
+            if (n - i == strlen(words[k]) && !strncasecmp(s + i, words[k], n - i)) {
+                memcpy(out + o, s + i, n - i);
+                out[o + n - i] = 0;
+                return true;
+            }
+    }
+    int b = flt ? 10 : *base;
+    static const char pre[] = {'x', 16, 'o', 8, 'b', 2};
+    bool prefixed = false;
+    for (int k = 0; !flt && k < 6 && n - i >= 2 && s[i] == '0'; k += 2)
+        if ((s[i + 1] | 0x20) == pre[k] && (b == 0 || b == pre[k + 1])) { b = pre[k + 1]; i += 2; prefixed = true; }
+    if (b == 0) { /* no prefix: decimal, and a leading 0 only in 0, 00, 0_0 */
+        b = 10;
+        for (size_t k = i; k < n && s[i] == '0'; k++)
+            if (s[k] != '0' && s[k] != '_') return false;
+    }
+    if (b < 2 || b > 36) return false;
+    *base = b;
+    bool digits = false, dot = false, exp = false;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (digit_of(c) < (exp ? 10 : b)) { out[o++] = c; digits = true; continue; }
+        bool after = i > 0 && (digit_of(s[i - 1]) < b || (prefixed && i >= 2 && s[i - 2] == '0' && !digits));
+        if (c == '_' && after && i + 1 < n && digit_of(s[i + 1]) < b) continue;
+        if (!flt) return false;
+        if (c == '.' && !dot && !exp) { dot = true; out[o++] = c; continue; }
+        if ((c == 'e' || c == 'E') && digits && !exp) {
+            exp = true;
+            digits = false;
+            out[o++] = c;
+            if (i + 1 < n && (s[i + 1] == '+' || s[i + 1] == '-')) out[o++] = s[++i];
+            continue;
+        }
+        return false;
+    }
+    out[o] = 0;
+    return digits;
+}
+
+/* Jinja2's int filter on a string: int(s, base), else int(float(s)), else NULL (default). */
+static tv *int_of_str(const fargs *F, tv *v, int base) {
+    tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
+    char buf[128];
+    if (py_num_text(s->u.str.s, s->u.str.n, false, &base, buf, sizeof buf)) {
+        errno = 0;
+        long long x = strtoll(buf, NULL, base);
+        if (errno) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+        return tv_int(F->rs, x, v->t);
+    }
+    if (!py_num_text(s->u.str.s, s->u.str.n, true, &base, buf, sizeof buf)) return NULL;
+    double f = strtod(buf, NULL);
+    if (isnan(f)) return NULL;
+    if (isinf(f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
+    if (fabs(f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+    return tv_int(F->rs, (int64_t)f, v->t);
+}
+
 static tv *f_int(const fargs *F) {
-    tv *v = F->v, *d = arg(F, 0, "default");
+    tv *v = F->v, *d = arg(F, 0, "default"), *b = arg(F, 1, "base");
     /* int(Undefined) raises UndefinedError, which Jinja2's int/float filters do not catch */
     if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
     switch (v->kind) {
@@ -229,14 +305,8 @@ static tv *f_int(const fargs *F) {
         if (isfinite(v->u.f) && fabs(v->u.f) < 9.2e18) return tv_int(F->rs, (int64_t)v->u.f, v->t);
         break;
     case TV_STR: {
-        tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
-        char *end;
-        errno = 0;
-        long long x = strtoll(s->u.str.s, &end, 10);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n && !errno) return tv_int(F->rs, x, v->t);
-        double f = strtod(s->u.str.s, &end);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n && isfinite(f) && fabs(f) < 9.2e18)
-            return tv_int(F->rs, (int64_t)f, v->t);
+        tv *r = int_of_str(F, v, b && b->kind == TV_INT && b->u.i >= 0 && b->u.i <= 36 ? (int)b->u.i : b ? -1 : 10);
+        if (r) return r;
         break;
     }
     default: break;
@@ -251,9 +321,10 @@ static tv *f_float(const fargs *F) {
     if (v->kind == TV_INT || v->kind == TV_BOOL) return tv_float(F->rs, v->kind == TV_INT ? (double)v->u.i : v->u.b, v->t);
     if (v->kind == TV_STR) {
         tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
-        char *end;
-        double f = strtod(s->u.str.s, &end);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n) return tv_float(F->rs, f, v->t);
+        char buf[128];
+        int base = 10;
+        if (py_num_text(s->u.str.s, s->u.str.n, true, &base, buf, sizeof buf))
+            return tv_float(F->rs, strtod(buf, NULL), v->t);
     }
     return d ? d : tv_float(F->rs, 0.0, 0);
 }
