@@ -100,9 +100,10 @@ def newt_render(cases):
         while len(res) < len(cases):
             try:
                 p = subprocess.run([DRIVER, path, str(len(res))], capture_output=True, timeout=60)
-                out, dead = p.stdout, p.returncode != 0
+                out, rc = p.stdout, p.returncode
             except subprocess.TimeoutExpired as e:
-                out, dead = e.stdout or b"", True
+                out, rc = e.stdout or b"", -9
+            dead = rc != 0
             pos = 0
             while pos < len(out):
                 nl = out.find(b"\n", pos)
@@ -114,7 +115,7 @@ def newt_render(cases):
                 res.append((st, out[nl + 1:nl + 1 + n]))
                 pos = nl + 1 + n
             if dead and len(res) < len(cases):
-                res.append((-1, b"driver died (%d)" % (p.returncode if 'p' in dir() else -9)))
+                res.append((-1, b"driver died (%d)" % rc))
     finally:
         os.unlink(path)
     return res
