@@ -460,8 +460,20 @@ static bool compare_b(rstate *rs, const node *n, tv *a, tv *b) {
     return r;
 }
 
-static tv *compare(rstate *rs, const node *n, tv *a, tv *b) {
-    return tv_bool(rs, compare_b(rs, n, a, b), taint_join(a->t, b->t));
+/* A comparison; for a chain link (neg) its left operand is the previous link's right one,
+ * evaluated once, and a false link ends the chain. *right: this link's right operand. */
+static bool cmp_chain(rstate *rs, const node *n, tv **right, taint *t) {
+    tv *a;
+    if (n->neg) {
+        if (!cmp_chain(rs, n->a, &a, t)) return false;
+    } else {
+        a = eval(rs, n->a);
+        *t = a->t;
+    }
+    tv *b = eval(rs, n->b);
+    *t = taint_join(*t, b->t);
+    *right = b;
+    return compare_b(rs, n, a, b);
 }
 
 /* ---- calls ---- */
@@ -535,9 +547,8 @@ static tv *eval_test(rstate *rs, const node *n) {
 bool eval_cond(rstate *rs, const node *n, taint *t) {
     switch (n->kind) {
     case N_CMP: {
-        tv *a = eval(rs, n->a), *b = eval(rs, n->b);
-        *t = taint_join(a->t, b->t);
-        return compare_b(rs, n, a, b);
+        tv *right;
+        return cmp_chain(rs, n, &right, t);
     }
     case N_TEST: return test_b(rs, n, t);
     case N_NOT: {
@@ -622,8 +633,10 @@ tv *eval_node(rstate *rs, const node *n) {
         return binop(rs, n, n->op, a, eval(rs, n->b));
     }
     case N_CMP: {
-        tv *a = eval(rs, n->a);
-        return compare(rs, n, a, eval(rs, n->b));
+        tv *right;
+        taint t = 0;
+        bool r = cmp_chain(rs, n, &right, &t);
+        return tv_bool(rs, r, t);
     }
     case N_AND: case N_OR: {
         tv *a = eval(rs, n->a);

@@ -409,6 +409,7 @@ static node *math1(parser *P) {
 
 static node *compare(parser *P) {
     node *n = math1(P);
+    int links = 0;
     for (;;) {
         const tok *tk = peek(P);
         int op = -1;
@@ -417,10 +418,16 @@ static node *compare(parser *P) {
             if (is_op(tk, ops[k])) op = OP_EQ + k;
         if (op < 0 && is_name(tk, "in")) op = OP_IN;
         if (op < 0 && is_name(tk, "not") && is_name(peek2(P), "in")) { next(P); op = OP_NOTIN; }
-        if (op < 0) return n;
+        if (op < 0) {
+            P->nest -= links;
+            return n;
+        }
         next(P);
         node *c = mk(P, N_CMP, tk);
         c->op = (uint8_t)op;
+        /* a < b < c is Python's chain (a < b and b < c): links after the first are marked */
+        c->neg = n->kind == N_CMP && links > 0;
+        if (links++ > 0) enter(P); /* the chain is evaluated recursively */
         c->a = n;
         c->b = math1(P);
         n = c;
