@@ -301,9 +301,11 @@ static tv *f_int(const fargs *F) {
     switch (v->kind) {
     case TV_INT: return v;
     case TV_BOOL: return tv_int(F->rs, v->u.b, v->t);
-    case TV_FLOAT:
-        if (isfinite(v->u.f) && fabs(v->u.f) < 9.2e18) return tv_int(F->rs, (int64_t)v->u.f, v->t);
-        break;
+    case TV_FLOAT: /* int(nan) is a ValueError (the default); int(inf) an uncaught OverflowError */
+        if (isnan(v->u.f)) break;
+        if (isinf(v->u.f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
+        if (fabs(v->u.f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+        return tv_int(F->rs, (int64_t)v->u.f, v->t);
     case TV_STR: {
         tv *r = int_of_str(F, v, b && b->kind == TV_INT && b->u.i >= 0 && b->u.i <= 36 ? (int)b->u.i : b ? -1 : 10);
         if (r) return r;
