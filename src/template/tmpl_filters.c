@@ -355,6 +355,8 @@ static tv *f_items(const fargs *F) {
 }
 
 static tv *f_dictsort(const fargs *F) {
+    /* Jinja2 calls value.items(): Undefined fails there (the items filter lets it through) */
+    if (F->v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, F->v);
     tv *pairs = f_items(F);
     bool cs = arg_bool(F, 0, "case_sensitive", false);
     tv *by = arg(F, 1, "by");
