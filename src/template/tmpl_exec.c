@@ -248,6 +248,17 @@ void exec_body(rstate *rs, const node *body) {
 
 /* ---- macros ---- */
 
+/* Jinja2's TypeError for a bad macro call: "macro <repr of its name> <what>", the name None
+ * for a {% call %} body; what takes the string s or the number k. */
+_Noreturn static void macro_fail(rstate *rs, const node *at, const node *def, const char *what,
+                                 const char *s, size_t k) {
+    char name[200], msg[400];
+    snprintf(name, sizeof name, def->kind == N_CALLBLOCK ? "None" : "'%.190s'", def->name);
+    if (s) snprintf(msg, sizeof msg, what, s);
+    else snprintf(msg, sizeof msg, what, k);
+    rs_fail(rs, at, NT_EINVAL, "macro %s %s", name, msg);
+}
+
 tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const char **kwn,
                tv **kwv, size_t nkw, tv *caller) {
     const node *def = m->u.macro.def;
@@ -267,11 +278,9 @@ tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const
         else varargs->u.list.items[i - np] = args[i];
     }
     tv *kwargs = tv_dict(rs, nkw + 1);
-    char mname[200]; /* repr of Jinja2's Macro.name: None for a {% call %} body */
-    snprintf(mname, sizeof mname, def->kind == N_CALLBLOCK ? "None" : "'%.190s'", def->name);
     if (caller && !(def->op & (MACRO_USES_CALLER | MACRO_USES_KWARGS)))
-        rs_fail(rs, at, NT_EINVAL, "macro %s was invoked with two values for the special caller "
-                "argument. This is most likely a bug.", mname);
+        macro_fail(rs, at, def, "was invoked with two values for the special caller argument. "
+                   "This is most likely a bug.", NULL, 0);
     for (size_t k = 0; k < nkw; k++) {
         size_t i = 0;
         while (i < np && strcmp(def->kids[i]->name, kwn[k])) i++;
@@ -279,12 +288,11 @@ tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const
             frame_set(rs, f, def->kids[i]->sym, kwv[k]);
             continue;
         }
-        if (!(def->op & MACRO_USES_KWARGS))
-            rs_fail(rs, at, NT_EINVAL, "macro %s takes no keyword argument '%s'", mname, kwn[k]);
+        if (!(def->op & MACRO_USES_KWARGS)) macro_fail(rs, at, def, "takes no keyword argument '%s'", kwn[k], 0);
         tv_dict_put(rs, kwargs, tv_lit(rs, kwn[k]), kwv[k]);
     }
     if (nargs > np && !(def->op & MACRO_USES_VARARGS))
-        rs_fail(rs, at, NT_EINVAL, "macro %s takes not more than %zu argument(s)", mname, np);
+        macro_fail(rs, at, def, "takes not more than %zu argument(s)", NULL, np);
     for (size_t i = nargs; i < np; i++) {
         const node *p = def->kids[i];
         bool bound = false;
