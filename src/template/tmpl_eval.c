@@ -197,6 +197,22 @@ static int64_t index_of(rstate *rs, const node *at, tv *k) {
     return k->u.i;
 }
 
+/* obj[key] that Jinja2's getitem turns into Undefined(obj=obj, name=key): the message names
+ * the key by its repr ("list object has no element 0.5"). */
+static tv *undef_item(rstate *rs, const node *at, tv *obj, tv *key) {
+    tv *u = tv_undef(rs, NULL, obj, obj->t);
+    if (key->kind == TV_INT) {
+        u->u.undef.idx = key->u.i;
+        return u;
+    }
+    sbuild sb = {0};
+    sb_lit(rs, &sb, obj_type(obj), strlen(obj_type(obj)), 0);
+    sb_lit(rs, &sb, " has no element ", 16, 0);
+    tv_repr(rs, at, &sb, key);
+    u->u.undef.hint = sb_finish(rs, &sb, 0)->u.str.s;
+    return u;
+}
+
 tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
     if (obj->kind == TV_UNDEF) rs_undefined_fail(rs, at, obj);
     if (key->kind == TV_UNDEF && obj->kind != TV_DICT) rs_undefined_fail(rs, at, key);
@@ -206,12 +222,12 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
         const char *ks = key->kind == TV_STR ? key->u.str.s : NULL;
         if (v) return obj->kind == TV_DICT ? tv_inherit(rs, v, obj, ks) : v;
         if (ks) return eval_getattr(rs, at, obj, ks, key->u.str.n);
-        tv *u = tv_undef(rs, NULL, obj, obj->t);
-        u->u.undef.idx = key->kind == TV_INT ? key->u.i : 0;
-        return u;
+        return undef_item(rs, at, obj, key);
     }
     case TV_LIST: case TV_STR: {
         if (key->kind == TV_STR) return eval_getattr(rs, at, obj, key->u.str.s, key->u.str.n);
+        /* a TypeError inside Jinja2's getitem: the item is Undefined */
+        if ((key->kind != TV_INT && key->kind != TV_BOOL) || obj->gen) return undef_item(rs, at, obj, key);
         int64_t i = index_of(rs, at, key), n = tv_len(rs, at, obj);
         int64_t j = i < 0 ? i + n : i;
         if (j < 0 || j >= n) {
@@ -229,11 +245,7 @@ tv *eval_getitem(rstate *rs, const node *at, tv *obj, tv *key) {
         /* fallthrough */
     default:
         if (key->kind == TV_STR) return eval_getattr(rs, at, obj, key->u.str.s, key->u.str.n);
-        {
-            tv *u = tv_undef(rs, NULL, obj, obj->t);
-            u->u.undef.idx = key->kind == TV_INT ? key->u.i : 0;
-            return u;
-        }
+        return undef_item(rs, at, obj, key);
     }
 }
 
@@ -448,8 +460,20 @@ static bool compare_b(rstate *rs, const node *n, tv *a, tv *b) {
     return r;
 }
 
-static tv *compare(rstate *rs, const node *n, tv *a, tv *b) {
-    return tv_bool(rs, compare_b(rs, n, a, b), taint_join(a->t, b->t));
+/* A comparison; for a chain link (neg) its left operand is the previous link's right one,
+ * evaluated once, and a false link ends the chain. *right: this link's right operand. */
+static bool cmp_chain(rstate *rs, const node *n, tv **right, taint *t) {
+    tv *a;
+    if (n->neg) {
+        if (!cmp_chain(rs, n->a, &a, t)) return false;
+    } else {
+        a = eval(rs, n->a);
+        *t = a->t;
+    }
+    tv *b = eval(rs, n->b);
+    *t = taint_join(*t, b->t);
+    *right = b;
+    return compare_b(rs, n, a, b);
 }
 
 /* ---- calls ---- */
@@ -523,9 +547,8 @@ static tv *eval_test(rstate *rs, const node *n) {
 bool eval_cond(rstate *rs, const node *n, taint *t) {
     switch (n->kind) {
     case N_CMP: {
-        tv *a = eval(rs, n->a), *b = eval(rs, n->b);
-        *t = taint_join(a->t, b->t);
-        return compare_b(rs, n, a, b);
+        tv *right;
+        return cmp_chain(rs, n, &right, t);
     }
     case N_TEST: return test_b(rs, n, t);
     case N_NOT: {
@@ -610,8 +633,10 @@ tv *eval_node(rstate *rs, const node *n) {
         return binop(rs, n, n->op, a, eval(rs, n->b));
     }
     case N_CMP: {
-        tv *a = eval(rs, n->a);
-        return compare(rs, n, a, eval(rs, n->b));
+        tv *right;
+        taint t = 0;
+        bool r = cmp_chain(rs, n, &right, &t);
+        return tv_bool(rs, r, t);
     }
     case N_AND: case N_OR: {
         tv *a = eval(rs, n->a);

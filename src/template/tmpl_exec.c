@@ -1,5 +1,6 @@
 /* Statement execution and output with provenance: text and {{ }} output, if/for/set/macro/
  * call/generation, loop controls, and the attribution of template text to messages. */
+#include <stdio.h>
 #include <string.h>
 
 #include "template/tmpl_int.h"
@@ -119,6 +120,9 @@ static void exec_for(rstate *rs, const node *n) {
     taint saved_ctl = rs->ctl;
     taint seq_t = seq->t && TAINT_MSG(seq->t) >= 0 ? seq->t : 0;
     if (++rs->depth > rs->max_depth) rs_fail(rs, n, NT_ELIMIT, "loops nested too deeply");
+    /* Jinja2 clears its "else" flag at the end of the body, so the else block also runs when
+     * every iteration ended in {% continue %} or the first in {% break %} */
+    bool completed = false;
     for (L.i = 0; L.i < L.n; L.i++) {
         rs_step(rs, n);
         tv *item = items->u.list.items[L.i];
@@ -135,10 +139,11 @@ static void exec_for(rstate *rs, const node *n) {
         rs->ctl = saved_ctl;
         int brk = rs->brk;
         rs->brk = 0;
+        if (!brk) completed = true;
         if (brk == 1) break;
     }
     rs->depth--;
-    if (!L.n && n->kids[1]) exec_body(rs, n->kids[1]);
+    if (!completed && n->kids[1]) exec_body(rs, n->kids[1]);
 }
 
 static void exec_setattr(rstate *rs, const node *n) {
@@ -224,7 +229,11 @@ static void exec_stmt(rstate *rs, const node *n) {
         tv *v = capture(rs, n->a);
         tv **args = rs_alloc(rs, (n->nkids + 1) * sizeof(tv *));
         for (size_t k = 0; k < n->nkids; k++) args[k] = eval(rs, n->kids[k]);
-        emit(rs, apply_filter(rs, n, n->name, v, args, n->nkids, NULL, NULL, 0), 0);
+        tv *r = apply_filter(rs, n, n->name, v, args, n->nkids, NULL, NULL, 0);
+        /* Jinja2 joins the filter's result as a one-item sequence of strings */
+        if (r->kind != TV_STR)
+            rs_fail(rs, n, NT_EINVAL, "sequence item 0: expected str instance, %s found", tv_type_name(r));
+        emit(rs, r, 0);
         return;
     }
     default: rs_fail(rs, n, NT_EINVAL, "not a statement");
@@ -238,6 +247,17 @@ void exec_body(rstate *rs, const node *body) {
 }
 
 /* ---- macros ---- */
+
+/* Jinja2's TypeError for a bad macro call: "macro <repr of its name> <what>", the name None
+ * for a {% call %} body; what takes the string s or the number k. */
+_Noreturn static void macro_fail(rstate *rs, const node *at, const node *def, const char *what,
+                                 const char *s, size_t k) {
+    char name[200], msg[400];
+    snprintf(name, sizeof name, def->kind == N_CALLBLOCK ? "None" : "'%.190s'", def->name);
+    if (s) snprintf(msg, sizeof msg, what, s);
+    else snprintf(msg, sizeof msg, what, k);
+    rs_fail(rs, at, NT_EINVAL, "macro %s %s", name, msg);
+}
 
 tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const char **kwn,
                tv **kwv, size_t nkw, tv *caller) {
@@ -258,15 +278,21 @@ tv *call_macro(rstate *rs, const node *at, tv *m, tv **args, size_t nargs, const
         else varargs->u.list.items[i - np] = args[i];
     }
     tv *kwargs = tv_dict(rs, nkw + 1);
+    if (caller && !(def->op & (MACRO_USES_CALLER | MACRO_USES_KWARGS)))
+        macro_fail(rs, at, def, "was invoked with two values for the special caller argument. "
+                   "This is most likely a bug.", NULL, 0);
     for (size_t k = 0; k < nkw; k++) {
         size_t i = 0;
         while (i < np && strcmp(def->kids[i]->name, kwn[k])) i++;
-        if (i == np) tv_dict_put(rs, kwargs, tv_lit(rs, kwn[k]), kwv[k]);
-        else if (i < nargs)
-            rs_fail(rs, at, NT_EINVAL, "macro '%s' got multiple values for argument '%s'",
-                    def->name ? def->name : "caller", kwn[k]);
-        else frame_set(rs, f, def->kids[i]->sym, kwv[k]);
+        if (i < np && i >= nargs) {
+            frame_set(rs, f, def->kids[i]->sym, kwv[k]);
+            continue;
+        }
+        if (!(def->op & MACRO_USES_KWARGS)) macro_fail(rs, at, def, "takes no keyword argument '%s'", kwn[k], 0);
+        tv_dict_put(rs, kwargs, tv_lit(rs, kwn[k]), kwv[k]);
     }
+    if (nargs > np && !(def->op & MACRO_USES_VARARGS))
+        macro_fail(rs, at, def, "takes not more than %zu argument(s)", NULL, np);
     for (size_t i = nargs; i < np; i++) {
         const node *p = def->kids[i];
         bool bound = false;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formats/json.h"
 #include "template/tmpl_int.h"
@@ -218,23 +219,96 @@ static tv *f_first_last(const fargs *F, bool last) {
     return x->t ? x : tv_retaint(F->rs, x, F->v->t);
 }
 
+/* Python's int(s, base) / float(s) syntax, s already stripped: a sign, digits of the base with
+ * single '_' between digits (after a 0x/0o/0b prefix too), for floats '.', an exponent, inf,
+ * infinity, nan. Writes the number without '_' and prefix to out (cap bytes); false if s is not
+ * one. *base 0 is resolved from the prefix. */
+static int digit_of(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+    return 99;
+}
+
+static bool py_num_text(const char *s, size_t n, bool flt, int *base, char *out, size_t cap) {
+    size_t i = 0, o = 0;
+    if (n + 1 > cap) return false;
+    if (i < n && (s[i] == '+' || s[i] == '-')) out[o++] = s[i++];
+    if (flt) {
+        static const char *const words[] = {"inf", "infinity", "nan"};
+        for (int k = 0; k < 3; k++)
+            if (n - i == strlen(words[k]) && !strncasecmp(s + i, words[k], n - i)) {
+                memcpy(out + o, s + i, n - i);
+                out[o + n - i] = 0;
+                return true;
+            }
+    }
+    int b = flt ? 10 : *base;
+    static const char pre[] = {'x', 16, 'o', 8, 'b', 2};
+    bool prefixed = false;
+    for (int k = 0; !flt && k < 6 && n - i >= 2 && s[i] == '0'; k += 2)
+        if ((s[i + 1] | 0x20) == pre[k] && (b == 0 || b == pre[k + 1])) { b = pre[k + 1]; i += 2; prefixed = true; }
+    if (b == 0) { /* no prefix: decimal, and a leading 0 only in 0, 00, 0_0 */
+        b = 10;
+        for (size_t k = i; k < n && s[i] == '0'; k++)
+            if (s[k] != '0' && s[k] != '_') return false;
+    }
+    if (b < 2 || b > 36) return false;
+    *base = b;
+    bool digits = false, dot = false, exp = false;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (digit_of(c) < (exp ? 10 : b)) { out[o++] = c; digits = true; continue; }
+        bool after = i > 0 && (digit_of(s[i - 1]) < b || (prefixed && i >= 2 && s[i - 2] == '0' && !digits));
+        if (c == '_' && after && i + 1 < n && digit_of(s[i + 1]) < b) continue;
+        if (!flt) return false;
+        if (c == '.' && !dot && !exp) { dot = true; out[o++] = c; continue; }
+        if ((c == 'e' || c == 'E') && digits && !exp) {
+            exp = true;
+            digits = false;
+            out[o++] = c;
+            if (i + 1 < n && (s[i + 1] == '+' || s[i + 1] == '-')) out[o++] = s[++i];
+            continue;
+        }
+        return false;
+    }
+    out[o] = 0;
+    return digits;
+}
+
+/* Jinja2's int filter on a string: int(s, base), else int(float(s)), else NULL (default). */
+static tv *int_of_str(const fargs *F, tv *v, int base) {
+    tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
+    char buf[128];
+    if (py_num_text(s->u.str.s, s->u.str.n, false, &base, buf, sizeof buf)) {
+        errno = 0;
+        long long x = strtoll(buf, NULL, base);
+        if (errno) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+        return tv_int(F->rs, x, v->t);
+    }
+    if (!py_num_text(s->u.str.s, s->u.str.n, true, &base, buf, sizeof buf)) return NULL;
+    double f = strtod(buf, NULL);
+    if (isnan(f)) return NULL;
+    if (isinf(f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
+    if (fabs(f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+    return tv_int(F->rs, (int64_t)f, v->t);
+}
+
 static tv *f_int(const fargs *F) {
-    tv *v = F->v, *d = arg(F, 0, "default");
+    tv *v = F->v, *d = arg(F, 0, "default"), *b = arg(F, 1, "base");
+    /* int(Undefined) raises UndefinedError, which Jinja2's int/float filters do not catch */
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
     switch (v->kind) {
     case TV_INT: return v;
     case TV_BOOL: return tv_int(F->rs, v->u.b, v->t);
-    case TV_FLOAT:
-        if (isfinite(v->u.f) && fabs(v->u.f) < 9.2e18) return tv_int(F->rs, (int64_t)v->u.f, v->t);
-        break;
+    case TV_FLOAT: /* int(nan) is a ValueError (the default); int(inf) an uncaught OverflowError */
+        if (isnan(v->u.f)) break;
+        if (isinf(v->u.f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
+        if (fabs(v->u.f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+        return tv_int(F->rs, (int64_t)v->u.f, v->t);
     case TV_STR: {
-        tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
-        char *end;
-        errno = 0;
-        long long x = strtoll(s->u.str.s, &end, 10);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n && !errno) return tv_int(F->rs, x, v->t);
-        double f = strtod(s->u.str.s, &end);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n && isfinite(f) && fabs(f) < 9.2e18)
-            return tv_int(F->rs, (int64_t)f, v->t);
+        tv *r = int_of_str(F, v, b && b->kind == TV_INT && b->u.i >= 0 && b->u.i <= 36 ? (int)b->u.i : b ? -1 : 10);
+        if (r) return r;
         break;
     }
     default: break;
@@ -244,13 +318,15 @@ static tv *f_int(const fargs *F) {
 
 static tv *f_float(const fargs *F) {
     tv *v = F->v, *d = arg(F, 0, "default");
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
     if (v->kind == TV_FLOAT) return v;
     if (v->kind == TV_INT || v->kind == TV_BOOL) return tv_float(F->rs, v->kind == TV_INT ? (double)v->u.i : v->u.b, v->t);
     if (v->kind == TV_STR) {
         tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
-        char *end;
-        double f = strtod(s->u.str.s, &end);
-        if (s->u.str.n && end == s->u.str.s + s->u.str.n) return tv_float(F->rs, f, v->t);
+        char buf[128];
+        int base = 10;
+        if (py_num_text(s->u.str.s, s->u.str.n, true, &base, buf, sizeof buf))
+            return tv_float(F->rs, strtod(buf, NULL), v->t);
     }
     return d ? d : tv_float(F->rs, 0.0, 0);
 }
@@ -279,6 +355,8 @@ static tv *f_items(const fargs *F) {
 }
 
 static tv *f_dictsort(const fargs *F) {
+    /* Jinja2 calls value.items(): Undefined fails there (the items filter lets it through) */
+    if (F->v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, F->v);
     tv *pairs = f_items(F);
     bool cs = arg_bool(F, 0, "case_sensitive", false);
     tv *by = arg(F, 1, "by");
@@ -341,6 +419,20 @@ static tv *f_sum(const fargs *F) {
     return acc;
 }
 
+/* Python's round(int, ndigits): an int, exact, ties to even (round(25, -1) is 20). */
+static int64_t round_int(const fargs *F, int64_t x, int prec) {
+    if (prec >= 0) return x;
+    if (prec < -18) return 0;
+    int64_t m = 1, out;
+    for (int k = 0; k < -prec; k++) m *= 10;
+    int64_t q = x / m, r = x % m;
+    if (r < 0) { q--; r += m; } /* floor division */
+    if (r > m - r || (r == m - r && (q & 1))) q++;
+    if (__builtin_mul_overflow(q, m, &out))
+        rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+    return out;
+}
+
 static tv *f_round(const fargs *F) {
     tv *p = arg(F, 0, "precision");
     tv *m = arg(F, 1, "method");
@@ -351,10 +443,12 @@ static tv *f_round(const fargs *F) {
         rs_fail(F->rs, F->at, NT_EINVAL, "type %s doesn't define __round__ method", tv_type_name(F->v));
     double x = F->v->kind == TV_FLOAT ? F->v->u.f : F->v->kind == TV_INT ? (double)F->v->u.i : F->v->u.b;
     const char *meth = m && m->kind == TV_STR ? m->u.str.s : "common";
-    if (F->v->kind == TV_INT && !strcmp(meth, "common") && prec >= 0) return F->v; /* round(int) is int */
+    if ((F->v->kind == TV_INT || F->v->kind == TV_BOOL) && !strcmp(meth, "common"))
+        return tv_int(F->rs, round_int(F, F->v->kind == TV_INT ? F->v->u.i : F->v->u.b, prec), F->v->t);
     double scale = pow(10.0, prec);
-    if (!strcmp(meth, "floor")) return tv_float(F->rs, floor(x * scale) / scale, F->v->t);
-    if (!strcmp(meth, "ceil")) return tv_float(F->rs, ceil(x * scale) / scale, F->v->t);
+    if (!strcmp(meth, "floor")) return tv_float(F->rs, (floor(x * scale) + 0.0) / scale, F->v->t);
+    /* Jinja2 divides math.ceil's int result: a zero is +0.0 even for a negative input */
+    if (!strcmp(meth, "ceil")) return tv_float(F->rs, (ceil(x * scale) + 0.0) / scale, F->v->t);
     if (strcmp(meth, "common")) rs_fail(F->rs, F->at, NT_EINVAL, "method must be common, ceil or floor");
     if (prec >= 0 && isfinite(x)) { /* Python round(): correctly rounded, ties to even */
         char buf[400];
@@ -376,6 +470,19 @@ static tv *f_abs(const fargs *F) {
 }
 
 /* Jinja2's indent: lines after the first get the prefix (blank lines only with blank=True). */
+/* Length of a str.splitlines() line break at s[i] (\n \r \r\n \v \f \x1c-\x1e U+0085 U+2028
+ * U+2029), 0 if none. */
+static size_t line_break_len(const char *s, size_t n, size_t i) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\r') return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
+    if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) return 1;
+    if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) return 2;
+    if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+        ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
+        return 3;
+    return 0;
+}
+
 static tv *f_indent(const fargs *F) {
     tv *w = arg(F, 0, "width");
     bool first = arg_bool(F, 1, "first", false), blank = arg_bool(F, 2, "blank", false);
@@ -388,16 +495,27 @@ static tv *f_indent(const fargs *F) {
         memset(sp, ' ', (size_t)n);
         ind = tv_strn(F->rs, sp, (size_t)n, 0);
     }
-    tv *s = str_of(F, F->v);
+    tv *v = F->v;
+    /* Jinja2 first does `s += "\n"`: only strings get through */
+    if (v->kind == TV_UNDEF) rs_undefined_fail(F->rs, F->at, v);
+    if (v->kind == TV_LIST) rs_fail(F->rs, F->at, NT_EINVAL, "'list' object has no attribute 'splitlines'");
+    if (v->kind != TV_STR)
+        rs_fail(F->rs, F->at, NT_EINVAL, "unsupported operand type(s) for +=: '%s' and 'str'", tv_type_name(v));
+    /* the lines of s + "\n" by str.splitlines, joined by "\n" (+ the indentation) */
+    tv *s = tv_concat(F->rs, v, tv_lit(F->rs, "\n"));
     sbuild sb = {0};
     size_t i = 0, n = s->u.str.n, line = 0;
     if (first) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
     while (i < n) {
-        const char *nl = memchr(s->u.str.s + i, '\n', n - i);
-        size_t e = nl ? (size_t)(nl - s->u.str.s) : n;
-        if (line > 0 && (blank || e > i)) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
-        sb_add(F->rs, &sb, s, i, nl ? e + 1 : e);
-        i = nl ? e + 1 : n;
+        size_t e = i, bl = 0;
+        while (e < n && !(bl = line_break_len(s->u.str.s, n, e))) e++;
+        if (line > 0) {
+            if (s->u.str.s[i - 1] == '\n') sb_add(F->rs, &sb, s, i - 1, i); /* keeps its provenance */
+            else sb_lit(F->rs, &sb, "\n", 1, 0);
+            if (blank || e > i) sb_add(F->rs, &sb, ind, 0, ind->u.str.n);
+        }
+        sb_add(F->rs, &sb, s, i, e);
+        i = e + bl;
         line++;
     }
     return sb_finish(F->rs, &sb, s->t);
@@ -510,9 +628,11 @@ static tv *f_lower(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 1);
 static tv *f_capitalize(const fargs *F) { return str_case(F->rs, str_of(F, F->v), 2); }
 static tv *f_string(const fargs *F) { return str_of(F, F->v); }
 static tv *f_safe(const fargs *F) {
-    if (F->v->kind != TV_STR || F->v->safe) return F->v;
+    /* Markup(value): any value becomes its str() (a list too, so `[] | safe` is truthy) */
+    tv *s = str_of(F, F->v);
+    if (s->safe) return s;
     tv *m = tv_new(F->rs, TV_STR);
-    *m = *F->v;
+    *m = *s;
     m->safe = true;
     return m;
 }
@@ -535,18 +655,23 @@ static tv *f_attr(const fargs *F) {
 typedef struct {
     const char *name;
     tv *(*fn)(const fargs *F);
+    bool gen; /* Jinja2's filter returns a generator or iterator (when it gives a list here) */
 } filter_def;
 
 static const filter_def FILTERS[] = {
-    {"tojson", f_tojson}, {"trim", f_trim}, {"length", f_length}, {"count", f_length},
-    {"first", f_first}, {"last", f_last}, {"join", f_join}, {"default", f_default}, {"d", f_default},
-    {"upper", f_upper}, {"lower", f_lower}, {"capitalize", f_capitalize}, {"title", f_title},
-    {"replace", f_replace}, {"string", f_string}, {"safe", f_safe}, {"int", f_int},
-    {"float", f_float}, {"list", f_list}, {"items", f_items}, {"dictsort", f_dictsort},
-    {"map", f_map}, {"select", f_sel}, {"reject", f_rej}, {"selectattr", f_selattr},
-    {"rejectattr", f_rejattr}, {"unique", f_unique}, {"indent", f_indent}, {"abs", f_abs},
-    {"round", f_round}, {"batch", f_batch}, {"sum", f_sum}, {"min", f_min}, {"max", f_max},
-    {"sort", f_sort}, {"reverse", f_reverse}, {"center", f_center}, {"attr", f_attr},
+    {"tojson", f_tojson, false}, {"trim", f_trim, false}, {"length", f_length, false},
+    {"count", f_length, false}, {"first", f_first, false}, {"last", f_last, false},
+    {"join", f_join, false}, {"default", f_default, false}, {"d", f_default, false},
+    {"upper", f_upper, false}, {"lower", f_lower, false}, {"capitalize", f_capitalize, false},
+    {"title", f_title, false}, {"replace", f_replace, false}, {"string", f_string, false},
+    {"safe", f_safe, false}, {"int", f_int, false}, {"float", f_float, false},
+    {"list", f_list, false}, {"items", f_items, true}, {"dictsort", f_dictsort, false},
+    {"map", f_map, true}, {"select", f_sel, true}, {"reject", f_rej, true},
+    {"selectattr", f_selattr, true}, {"rejectattr", f_rejattr, true}, {"unique", f_unique, true},
+    {"indent", f_indent, false}, {"abs", f_abs, false}, {"round", f_round, false},
+    {"batch", f_batch, true}, {"sum", f_sum, false}, {"min", f_min, false}, {"max", f_max, false},
+    {"sort", f_sort, false}, {"reverse", f_reverse, true}, {"center", f_center, false},
+    {"attr", f_attr, false},
 };
 
 int tmpl_filter_id(const char *name) {
@@ -559,7 +684,14 @@ tv *apply_filter_id(rstate *rs, const node *at, int id, const char *name, tv *v,
                     size_t nargs, const char **kwn, tv **kwv, size_t nkw) {
     fargs F = {rs, at, v, args, nargs, kwn, kwv, nkw};
     rs_step(rs, at);
-    if (id >= 0 && (size_t)id < sizeof FILTERS / sizeof *FILTERS) return FILTERS[id].fn(&F);
+    if (id >= 0 && (size_t)id < sizeof FILTERS / sizeof *FILTERS) {
+        tv *r = FILTERS[id].fn(&F);
+        if (!FILTERS[id].gen || r->kind != TV_LIST) return r;
+        tv *g = tv_new(rs, TV_LIST);
+        *g = *r;
+        g->gen = true;
+        return g;
+    }
     if (!strcmp(name, "e") || !strcmp(name, "escape") || !strcmp(name, "forceescape"))
         rs_fail(rs, at, NT_EUNSUPPORTED, "filter '%s' is not supported", name);
     rs_fail(rs, at, NT_EINVAL, "No filter named '%s'.", name);
@@ -609,6 +741,17 @@ bool apply_test_id(rstate *rs, const node *at, int id, const char *name, tv *v, 
     }
 }
 
+static bool same_str(const tv *a, const tv *b) {
+    return a->u.str.n == b->u.str.n && !memcmp(a->u.str.s, b->u.str.s, a->u.str.n);
+}
+
+/* Python's str(v).islower() / .isupper(): no character of the other case and at least one
+ * cased character (one the opposite mapping changes). */
+static bool test_case(rstate *rs, const node *at, tv *v, bool lower) {
+    tv *s = v->kind == TV_STR ? v : tv_to_str(rs, at, v);
+    return same_str(str_case(rs, s, lower ? 1 : 0), s) && !same_str(str_case(rs, s, lower ? 0 : 1), s);
+}
+
 bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, size_t na) {
     rs_step(rs, at);
     if (!strcmp(name, "defined")) return v->kind != TV_UNDEF;
@@ -624,22 +767,19 @@ bool apply_test(rstate *rs, const node *at, const char *name, tv *v, tv **a, siz
     if (!strcmp(name, "mapping")) return v->kind == TV_DICT;
     if (!strcmp(name, "iterable"))
         return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEF;
-    if (!strcmp(name, "sequence")) return v->kind == TV_STR || v->kind == TV_LIST || v->kind == TV_DICT;
-    if (!strcmp(name, "callable")) return v->kind == TV_FUNC || v->kind == TV_MACRO;
-    if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-        if (v->kind != TV_STR) return false;
-        tv *c = str_case(rs, v, name[0] == 'l' ? 1 : 0);
-        return !memcmp(c->u.str.s, v->u.str.s, v->u.str.n);
-    }
+    /* Jinja2: a sequence has len() and __getitem__, a callable __call__; Undefined has all
+     * three, the loop object is callable */
+    if (!strcmp(name, "sequence"))
+        return v->kind == TV_STR || (v->kind == TV_LIST && !v->gen) || v->kind == TV_DICT || v->kind == TV_UNDEF;
+    if (!strcmp(name, "callable"))
+        return v->kind == TV_FUNC || v->kind == TV_MACRO || v->kind == TV_UNDEF || v->kind == TV_LOOP;
+    if (!strcmp(name, "lower") || !strcmp(name, "upper")) return test_case(rs, at, v, name[0] == 'l');
     if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
         if (v->kind == TV_UNDEF) rs_undefined_fail(rs, at, v);
-        if (v->kind != TV_INT && v->kind != TV_BOOL)
-            rs_fail(rs, at, NT_EINVAL, "test '%s' needs an integer", name);
-        int64_t x = v->kind == TV_INT ? v->u.i : v->u.b;
-        if (name[0] == 'o') return (x & 1) != 0;
-        if (name[0] == 'e') return (x & 1) == 0;
-        if (!na || a[0]->kind != TV_INT || !a[0]->u.i) rs_fail(rs, at, NT_EINVAL, "divisibleby needs a non-zero integer");
-        return x % a[0]->u.i == 0;
+        /* Jinja2: value % 2 == 1, value % 2 == 0, value % num == 0, with Python's % (floats too) */
+        if (name[0] == 'd' && !na) rs_fail(rs, at, NT_EINVAL, "test '%s' needs an argument", name);
+        tv *r = binop(rs, at, OP_MOD, v, name[0] == 'd' ? a[0] : tv_int(rs, 2, 0));
+        return tv_eq(r, tv_int(rs, name[0] == 'o', 0));
     }
     if (!na) rs_fail(rs, at, NT_EINVAL, "test '%s' needs an argument", name);
     tv *b = a[0];

@@ -81,6 +81,8 @@ struct tv {
     uint8_t kind;
     bool safe;
     bool tup;    /* a tuple (prints with parentheses) */
+    bool gen;    /* a list standing for the generator a filter (map, select, ...) returns in
+                  * Jinja2: always true, no len() */
     taint t; /* value-level provenance (decides control-flow attribution) */
     union {
         bool b;
@@ -119,8 +121,12 @@ typedef enum {
     OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN,
 } op_kind;
 
+/* Names a macro body reads: Jinja2 lets a macro take extra positional arguments, unknown
+ * keyword arguments or a caller only when its body uses varargs / kwargs / caller. */
+enum { MACRO_USES_VARARGS = 1, MACRO_USES_KWARGS = 2, MACRO_USES_CALLER = 4 };
+
 struct node {
-    uint8_t kind, op;
+    uint8_t kind, op; /* op: N_BIN/N_CMP operator; N_MACRO/N_CALLBLOCK: MACRO_USES_* bits */
     bool neg;     /* N_TEST: `is not` */
     int line, col;
     int sym;      /* N_NAME / N_SET / N_MACRO...: interned name id */

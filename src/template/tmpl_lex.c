@@ -166,7 +166,9 @@ static size_t tag_end_at(lexer *L, bool block, int depth, char *mod) {
     size_t left = L->n - L->pos;
     char e = block ? '%' : '}';
     *mod = 0;
-    if (left >= 3 && (p[0] == '-' || p[0] == '+') && p[1] == e && p[2] == '}' && (block || depth == 0)) {
+    /* `+` marks only a block's end; in a {{ }} it is the operator */
+    if (left >= 3 && (p[0] == '-' || (p[0] == '+' && block)) && p[1] == e && p[2] == '}' &&
+        (block || depth == 0)) {
         *mod = p[0];
         return 3;
     }
@@ -238,6 +240,9 @@ static void emit_text(lexer *L, const char *s, size_t n, int line, int col) {
     tk->n = n;
 }
 
+static void text_before(lexer *L, size_t start, size_t tag, char kind, char mod, bool line_starting,
+                        int line, int col);
+
 /* {% raw %}...{% endraw %}: the body is text. Returns false if this tag is not raw. */
 static bool try_raw(lexer *L, size_t after_open, nt_status *st, bool *line_starting) {
     size_t i = after_open;
@@ -259,8 +264,11 @@ static bool try_raw(lexer *L, size_t after_open, nt_status *st, bool *line_start
         while (m < L->n && is_ws((unsigned char)L->s[m])) m++;
         size_t b0 = body;
         if (strip_after) while (b0 < k && is_ws((unsigned char)L->s[b0])) b0++;
-        if (strip_before) while (e > b0 && is_ws((unsigned char)L->s[e - 1])) e--;
-        emit_text(L, L->s + b0, e - b0, L->line, L->col);
+        /* Jinja2 lexes the body and {% endraw %} like text before any block tag: `-` strips
+         * all whitespace, otherwise lstrip_blocks drops the indentation of the tag's line */
+        bool body_line_starting = b0 > body && L->s[b0 - 1] == '\n';
+        char mod = strip_before ? '-' : L->s[k + 2] == '+' ? '+' : 0;
+        text_before(L, b0, e, '%', mod, body_line_starting, L->line, L->col);
         advance(L, m);
         *st = after_tag_end(L, true, 0, line_starting);
         return true;

@@ -167,6 +167,29 @@ FN(m_split) {
     return list_from(rs, out.v, out.n, self->t);
 }
 
+/* self[start:end] for the optional start/end arguments (a[1], a[2]; code points, None for the
+ * default) of find/count/startswith/endswith, adjusted as CPython does; NULL when end < start
+ * (then nothing matches, not even ''). *off: start in code points. */
+static tv *sub_range(rstate *rs, const node *at, tv *self, tv **a, size_t na, int64_t *off) {
+    int64_t n = (int64_t)utf8_len(self->u.str.s, self->u.str.n), lim[2] = {0, n};
+    for (int k = 0; k < 2; k++) {
+        tv *x = (size_t)k + 1 < na ? a[k + 1] : NULL;
+        if (!x || x->kind == TV_NONE) continue;
+        if (x->kind != TV_INT && x->kind != TV_BOOL)
+            rs_fail(rs, at, NT_EINVAL, "slice indices must be integers or None or have an __index__ method");
+        int64_t v = x->kind == TV_INT ? x->u.i : x->u.b;
+        if (v < 0) v = v + n < 0 ? 0 : v + n;
+        else if (k == 1 && v > n) v = n;
+        lim[k] = v;
+    }
+    *off = lim[0];
+    if (lim[1] < lim[0]) return NULL;
+    if (lim[0] == 0 && lim[1] == n) return self;
+    size_t b0 = utf8_offset(self->u.str.s, self->u.str.n, (size_t)lim[0]);
+    size_t b1 = utf8_offset(self->u.str.s, self->u.str.n, (size_t)lim[1]);
+    return tv_substr(rs, self, b0, b1);
+}
+
 static bool affix(rstate *rs, const node *at, tv *self, tv *x, bool start) {
     if (x->kind == TV_LIST && x->tup) {
         for (size_t i = 0; i < x->u.list.n; i++)
@@ -181,13 +204,17 @@ static bool affix(rstate *rs, const node *at, tv *self, tv *x, bool start) {
 }
 
 FN(m_startswith) {
-    want_args(rs, at, "startswith", na, 1, 1);
-    return tv_bool(rs, affix(rs, at, self, a[0], true), self->t);
+    want_args(rs, at, "startswith", na, 1, 3);
+    int64_t off;
+    tv *sub = sub_range(rs, at, self, a, na, &off);
+    return tv_bool(rs, sub && affix(rs, at, sub, a[0], true), self->t);
 }
 
 FN(m_endswith) {
-    want_args(rs, at, "endswith", na, 1, 1);
-    return tv_bool(rs, affix(rs, at, self, a[0], false), self->t);
+    want_args(rs, at, "endswith", na, 1, 3);
+    int64_t off;
+    tv *sub = sub_range(rs, at, self, a, na, &off);
+    return tv_bool(rs, sub && affix(rs, at, sub, a[0], false), self->t);
 }
 
 tv *str_replace(rstate *rs, const node *at, tv *self, tv *old, tv *new, int64_t count) {
@@ -334,16 +361,20 @@ FN(m_join) {
 }
 
 FN(m_find) {
-    want_args(rs, at, "find", na, 1, 1);
+    want_args(rs, at, "find", na, 1, 3);
     want_str(rs, at, a[0], "find arg");
-    const char *hit = memmem(self->u.str.s, self->u.str.n, a[0]->u.str.s, a[0]->u.str.n);
-    return tv_int(rs, hit ? (int64_t)utf8_len(self->u.str.s, (size_t)(hit - self->u.str.s)) : -1, self->t);
+    int64_t off;
+    tv *sub = sub_range(rs, at, self, a, na, &off);
+    const char *hit = sub ? memmem(sub->u.str.s, sub->u.str.n, a[0]->u.str.s, a[0]->u.str.n) : NULL;
+    return tv_int(rs, hit ? off + (int64_t)utf8_len(sub->u.str.s, (size_t)(hit - sub->u.str.s)) : -1, self->t);
 }
 
 FN(m_count) {
-    want_args(rs, at, "count", na, 1, 1);
+    want_args(rs, at, "count", na, 1, 3);
     want_str(rs, at, a[0], "count arg");
-    int64_t k = 0;
+    int64_t k = 0, off;
+    tv *taint_of = self;
+    if (!(self = sub_range(rs, at, self, a, na, &off))) return tv_int(rs, 0, taint_of->t);
     size_t n = a[0]->u.str.n, pos = 0;
     if (!n) return tv_int(rs, (int64_t)utf8_len(self->u.str.s, self->u.str.n) + 1, self->t);
     const char *hit;

@@ -37,8 +37,25 @@ _Noreturn static void pfail(parser *P, const tok *at, const char *fmt, const cha
 static bool is_op(const tok *tk, const char *op) { return tk->kind == T_OP && !strcmp(tk->s, op); }
 static bool is_name(const tok *tk, const char *nm) { return tk->kind == T_NAME && !strcmp(tk->s, nm); }
 
+/* A token as Jinja2's lexer.describe_token names it in syntax errors. */
+static const char *describe_tok(const tok *tk) {
+    switch (tk->kind) {
+    case T_EOF: return "end of template";
+    case T_VAR_END: return "end of print statement";
+    case T_BLOCK_END: return "end of statement block";
+    case T_STRING: return "string";
+    case T_INT: return "integer";
+    case T_FLOAT: return "float";
+    default: return tk->s ? tk->s : "?";
+    }
+}
+
 static void expect_op(parser *P, const char *op) {
-    if (!is_op(peek(P), op)) pfail(P, peek(P), "expected '%s'", op);
+    if (!is_op(peek(P), op)) {
+        char m[160];
+        snprintf(m, sizeof m, "expected token '%s', got '%.100s'", op, describe_tok(peek(P)));
+        pfail(P, peek(P), "%s", m);
+    }
     next(P);
 }
 
@@ -207,8 +224,7 @@ static node *primary(parser *P) {
         break;
     default: break;
     }
-    pfail(P, tk, "unexpected token '%s'", tk->kind == T_EOF ? "end of template" :
-          tk->kind == T_VAR_END ? "}}" : tk->kind == T_BLOCK_END ? "%}" : tk->s ? tk->s : "?");
+    pfail(P, tk, "unexpected '%s'", describe_tok(tk));
 }
 
 /* [a], [a:b:c] after the '['. */
@@ -279,7 +295,8 @@ static bool starts_primary(const tok *tk) {
     if (tk->kind == T_STRING || tk->kind == T_INT || tk->kind == T_FLOAT) return true;
     if (tk->kind == T_OP) return is_op(tk, "(") || is_op(tk, "[") || is_op(tk, "{");
     if (tk->kind != T_NAME) return false;
-    static const char *const stop[] = {"else", "or", "and", "is", "in", "not", "if"};
+    /* Jinja2's parse_test: any other name (in, not, if, ...) is read as the argument */
+    static const char *const stop[] = {"else", "or", "and"};
     for (size_t i = 0; i < sizeof stop / sizeof *stop; i++)
         if (!strcmp(tk->s, stop[i])) return false;
     return true;
@@ -308,7 +325,10 @@ static node *filters(parser *P, node *n) {
             t->shape = tmpl_test_is_shape(t->name);
             nvec v = {0};
             if (is_op(peek(P), "(")) call_args(P, &v);
-            else if (starts_primary(peek(P))) nv_push(&v, postfix(P, primary(P)));
+            else if (starts_primary(peek(P))) {
+                if (is_name(peek(P), "is")) pfail(P, peek(P), "You cannot chain multiple tests with is%s", NULL);
+                nv_push(&v, postfix(P, primary(P)));
+            }
             set_kids(P, t, &v);
             n = t;
         } else if (is_op(tk, "(")) {
@@ -389,6 +409,7 @@ static node *math1(parser *P) {
 
 static node *compare(parser *P) {
     node *n = math1(P);
+    int links = 0;
     for (;;) {
         const tok *tk = peek(P);
         int op = -1;
@@ -397,10 +418,16 @@ static node *compare(parser *P) {
             if (is_op(tk, ops[k])) op = OP_EQ + k;
         if (op < 0 && is_name(tk, "in")) op = OP_IN;
         if (op < 0 && is_name(tk, "not") && is_name(peek2(P), "in")) { next(P); op = OP_NOTIN; }
-        if (op < 0) return n;
+        if (op < 0) {
+            P->nest -= links;
+            return n;
+        }
         next(P);
         node *c = mk(P, N_CMP, tk);
         c->op = (uint8_t)op;
+        /* a < b < c is Python's chain (a < b and b < c): links after the first are marked */
+        c->neg = n->kind == N_CMP && links > 0;
+        if (links++ > 0) enter(P); /* the chain is evaluated recursively */
         c->a = n;
         c->b = math1(P);
         n = c;
@@ -598,6 +625,18 @@ static node *stmt_set(parser *P, const tok *at) {
     return n;
 }
 
+/* MACRO_USES_* bits of the names read anywhere under n. */
+static uint8_t names_used(const tmpl *t, const node *n) {
+    if (!n) return 0;
+    uint8_t m = 0;
+    if (n->kind == N_NAME)
+        m = (n->sym == t->sym_varargs ? MACRO_USES_VARARGS : 0) | (n->sym == t->sym_kwargs ? MACRO_USES_KWARGS : 0) |
+            (n->sym == t->sym_caller ? MACRO_USES_CALLER : 0);
+    m |= names_used(t, n->a) | names_used(t, n->b) | names_used(t, n->c) | names_used(t, n->d);
+    for (size_t i = 0; i < n->nkids; i++) m |= names_used(t, n->kids[i]);
+    return m;
+}
+
 /* Macro / call parameters: (a, b=default). */
 static void params(parser *P, node *n) {
     nvec v = {0};
@@ -627,6 +666,7 @@ static node *stmt_macro(parser *P, const tok *at) {
     static const char *const end[] = {"endmacro", NULL};
     const char *which;
     n->a = body(P, end, &which);
+    n->op = names_used(P->t, n->a);
     if (peek(P)->kind == T_NAME) next(P); /* {% endmacro name %} */
     expect_block_end(P);
     return n;
@@ -642,6 +682,7 @@ static node *stmt_call(parser *P, const tok *at) {
     static const char *const end[] = {"endcall", NULL};
     const char *which;
     n->a = body(P, end, &which);
+    n->op = names_used(P->t, n->a);
     expect_block_end(P);
     return n;
 }

@@ -34,7 +34,7 @@ bool tv_truthy(const tv *v) {
     case TV_INT: return v->u.i != 0;
     case TV_FLOAT: return v->u.f != 0.0;
     case TV_STR: return v->u.str.n != 0;
-    case TV_LIST: return v->u.list.n != 0;
+    case TV_LIST: return v->gen || v->u.list.n != 0;
     case TV_DICT: return v->u.dict.n != 0;
     default: return true;
     }
@@ -201,7 +201,9 @@ int64_t tv_len(rstate *rs, const node *at, tv *v) {
     switch (v->kind) {
     case TV_UNDEF: return 0;
     case TV_STR: return (int64_t)utf8_len(v->u.str.s, v->u.str.n);
-    case TV_LIST: return (int64_t)v->u.list.n;
+    case TV_LIST:
+        if (!v->gen) return (int64_t)v->u.list.n;
+        rs_fail(rs, at, NT_EINVAL, "object of type 'generator' has no len()");
     case TV_DICT: case TV_NS: return (int64_t)v->u.dict.n;
     default:
         rs_fail(rs, at, NT_EINVAL, "object of type '%s' has no len()", tv_type_name(v));

@@ -1,4 +1,4 @@
-/* The template language, snippet by snippet: 127 small templates (tests/templates/snippets.json,
+/* The template language, snippet by snippet: 160 small templates (tests/templates/snippets.json,
  * covering whitespace control, expressions, every filter/test/method the engine offers, loops,
  * macros, Undefined and errors) rendered by the Jinja2 oracle at test time and by newt; bytes
  * and error messages must agree. Plus hand-derived checks that run without the oracle. */
