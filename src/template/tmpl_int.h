@@ -127,7 +127,7 @@ enum { MACRO_USES_VARARGS = 1, MACRO_USES_KWARGS = 2, MACRO_USES_CALLER = 4 };
 
 struct node {
     uint8_t kind, op; /* op: N_BIN/N_CMP operator; N_MACRO/N_CALLBLOCK: MACRO_USES_* bits */
-    bool neg;     /* N_TEST: `is not` */
+    bool neg;     /* N_TEST: `is not`; N_CMP: a link after the first of a chain (a < b < c) */
     int line, col;
     int sym;      /* N_NAME / N_SET / N_MACRO...: interned name id */
     const char *name; /* attribute / filter / test / kwarg / macro name */
