@@ -276,6 +276,15 @@ static bool py_num_text(const char *s, size_t n, bool flt, int *base, char *out,
     return digits;
 }
 
+/* int(f) for the int filter: NULL for nan (Python's ValueError, the default); infinity is an
+ * uncaught OverflowError; past 64 bits newt's documented limit. */
+static tv *int_of_double(const fargs *F, double f, taint t) {
+    if (isnan(f)) return NULL;
+    if (isinf(f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
+    if (fabs(f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
+    return tv_int(F->rs, (int64_t)f, t);
+}
+
 /* Jinja2's int filter on a string: int(s, base), else int(float(s)), else NULL (default). */
 static tv *int_of_str(const fargs *F, tv *v, int base) {
     tv *s = tv_str_strip(F->rs, v, NULL, 0, true, true);
@@ -287,11 +296,7 @@ static tv *int_of_str(const fargs *F, tv *v, int base) {
         return tv_int(F->rs, x, v->t);
     }
     if (!py_num_text(s->u.str.s, s->u.str.n, true, &base, buf, sizeof buf)) return NULL;
-    double f = strtod(buf, NULL);
-    if (isnan(f)) return NULL;
-    if (isinf(f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
-    if (fabs(f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
-    return tv_int(F->rs, (int64_t)f, v->t);
+    return int_of_double(F, strtod(buf, NULL), v->t);
 }
 
 static tv *f_int(const fargs *F) {
@@ -301,11 +306,11 @@ static tv *f_int(const fargs *F) {
     switch (v->kind) {
     case TV_INT: return v;
     case TV_BOOL: return tv_int(F->rs, v->u.b, v->t);
-    case TV_FLOAT: /* int(nan) is a ValueError (the default); int(inf) an uncaught OverflowError */
-        if (isnan(v->u.f)) break;
-        if (isinf(v->u.f)) rs_fail(F->rs, F->at, NT_EINVAL, "cannot convert float infinity to integer");
-        if (fabs(v->u.f) >= 9.2e18) rs_fail(F->rs, F->at, NT_EUNSUPPORTED, "integer result exceeds 64 bits");
-        return tv_int(F->rs, (int64_t)v->u.f, v->t);
+    case TV_FLOAT: {
+        tv *r = int_of_double(F, v->u.f, v->t);
+        if (r) return r;
+        break;
+    }
     case TV_STR: {
         tv *r = int_of_str(F, v, b && b->kind == TV_INT && b->u.i >= 0 && b->u.i <= 36 ? (int)b->u.i : b ? -1 : 10);
         if (r) return r;

@@ -373,16 +373,16 @@ FN(m_count) {
     want_args(rs, at, "count", na, 1, 3);
     want_str(rs, at, a[0], "count arg");
     int64_t k = 0, off;
-    tv *taint_of = self;
-    if (!(self = sub_range(rs, at, self, a, na, &off))) return tv_int(rs, 0, taint_of->t);
+    tv *sub = sub_range(rs, at, self, a, na, &off);
+    if (!sub) return tv_int(rs, 0, self->t);
     size_t n = a[0]->u.str.n, pos = 0;
-    if (!n) return tv_int(rs, (int64_t)utf8_len(self->u.str.s, self->u.str.n) + 1, self->t);
+    if (!n) return tv_int(rs, (int64_t)utf8_len(sub->u.str.s, sub->u.str.n) + 1, sub->t);
     const char *hit;
-    while ((hit = memmem(self->u.str.s + pos, self->u.str.n - pos, a[0]->u.str.s, n))) {
+    while ((hit = memmem(sub->u.str.s + pos, sub->u.str.n - pos, a[0]->u.str.s, n))) {
         k++;
-        pos = (size_t)(hit - self->u.str.s) + n;
+        pos = (size_t)(hit - sub->u.str.s) + n;
     }
-    return tv_int(rs, k, self->t);
+    return tv_int(rs, k, sub->t);
 }
 
 /* str.format with {} / {0} / {name} fields (no format specs). */
